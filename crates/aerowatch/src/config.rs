@@ -1,0 +1,408 @@
+//! The configuration file: one YAML document in Prometheus-ecosystem style.
+//!
+//! Loading is two-staged: parse (serde, unknown keys rejected, `${ENV}`
+//! expanded first) and then `validate`, which collects every problem with the
+//! file and, where it can be found, the line. Each crate owns its section's
+//! types; this module only combines them.
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ingest::scrape::{GlobalScrapeDefaults, ScrapeConfig};
+use model::PromDuration;
+use serde::Deserialize;
+use server::auth::AuthConfig;
+
+/// A configuration problem, pointing at the file and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file (or `<embedded defaults>`).
+    pub file: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// `global:` — defaults shared by the sections below.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GlobalConfig {
+    /// Default scrape interval (Prometheus: 1m).
+    pub scrape_interval: PromDuration,
+    /// Default scrape timeout (Prometheus: 10s).
+    pub scrape_timeout: PromDuration,
+    /// How often rules are evaluated (used by the rules engine).
+    pub evaluation_interval: PromDuration,
+    /// Labels added to alerts and remote-written series (used later).
+    pub external_labels: BTreeMap<String, String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            scrape_interval: PromDuration::from_secs(60),
+            scrape_timeout: PromDuration::from_secs(10),
+            evaluation_interval: PromDuration::from_secs(60),
+            external_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// How the WAL reaches stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncMode {
+    /// fsync every `fsync_interval` (kill -9 safe always; power loss loses at most the interval).
+    #[default]
+    Interval,
+    /// fsync before acknowledging every write (group commit).
+    Always,
+    /// Leave it to the OS.
+    Never,
+}
+
+/// `storage.wal:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalConfig {
+    /// fsync policy.
+    pub fsync: FsyncMode,
+    /// Period for `fsync: interval`.
+    pub fsync_interval: PromDuration,
+    /// Segment size in bytes.
+    pub segment_size: u64,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        WalConfig { fsync: FsyncMode::Interval, fsync_interval: PromDuration::from_secs(5), segment_size: 128 << 20 }
+    }
+}
+
+/// `storage.retention:` — measured from the newest sample stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Keep data this far behind the newest sample (15d).
+    pub time: PromDuration,
+    /// Keep at most this many bytes of blocks (0: no size limit).
+    pub size_bytes: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { time: PromDuration::from_secs(15 * 24 * 3600), size_bytes: 0 }
+    }
+}
+
+/// `storage:`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Data directory (the `--storage.path` flag wins).
+    pub path: Option<PathBuf>,
+    /// Write-ahead log.
+    pub wal: WalConfig,
+    /// Retention.
+    pub retention: RetentionConfig,
+}
+
+/// `limits.remote_write:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteWriteLimits {
+    /// Largest compressed body.
+    pub max_body_bytes: usize,
+    /// Largest decompressed body.
+    pub max_decompressed_bytes: usize,
+    /// Most labels per series.
+    pub max_labels_per_series: usize,
+    /// Longest label name.
+    pub max_label_name_length: usize,
+    /// Longest label value.
+    pub max_label_value_length: usize,
+}
+
+impl Default for RemoteWriteLimits {
+    fn default() -> Self {
+        let d = ingest::remote::WriteLimits::default();
+        RemoteWriteLimits {
+            max_body_bytes: 32 << 20,
+            max_decompressed_bytes: d.max_decompressed_bytes,
+            max_labels_per_series: d.max_labels_per_series,
+            max_label_name_length: d.max_label_name_length,
+            max_label_value_length: d.max_label_value_length,
+        }
+    }
+}
+
+/// `limits.remote_read:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteReadLimits {
+    /// Most samples one remote read request may load.
+    pub max_samples: usize,
+}
+
+impl Default for RemoteReadLimits {
+    fn default() -> Self {
+        RemoteReadLimits { max_samples: 50_000_000 }
+    }
+}
+
+/// `limits:` — what protects the server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Remote write request limits.
+    pub remote_write: RemoteWriteLimits,
+    /// Remote read limits.
+    pub remote_read: RemoteReadLimits,
+    /// Most series the store holds (0: no limit); new series beyond it are refused.
+    pub max_series: usize,
+    /// Largest body for any other endpoint.
+    pub max_request_body_bytes: Option<usize>,
+}
+
+/// `web:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Reported as `environment` by `/api/health`.
+    pub environment: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { environment: "production".into() }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Shared defaults.
+    #[serde(default)]
+    pub global: GlobalConfig,
+    /// Prometheus `scrape_configs`, as in prometheus.yml.
+    #[serde(default)]
+    pub scrape_configs: Vec<ScrapeConfig>,
+    /// Storage.
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Credentials.
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// HTTP surface.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// A loaded, validated config and where it came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The config.
+    pub config: Config,
+    /// The file, or None for embedded defaults.
+    pub path: Option<PathBuf>,
+    /// The text after environment expansion (for `/api/v1/status/config`).
+    pub text: String,
+}
+
+const EMBEDDED: &str = include_str!("default_config.yml");
+
+/// The embedded defaults, scraping Aerowatch itself at `self_target`.
+pub fn embedded(self_target: &str) -> Result<Loaded, ConfigErrors> {
+    let text = EMBEDDED.replace("AEROWATCH_SELF_TARGET", self_target);
+    let config = parse("<embedded defaults>", &text)?;
+    Ok(Loaded { config, path: None, text })
+}
+
+/// Reads, expands, parses and validates a config file.
+pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
+    let name = path.display().to_string();
+    let raw = std::fs::read_to_string(path)
+        .map_err(|e| ConfigErrors(vec![ConfigError { file: name.clone(), line: None, message: format!("cannot read: {e}") }]))?;
+    let text = expand_env(&name, &raw, |k| std::env::var(k).ok())?;
+    let config = parse(&name, &text)?;
+    Ok(Loaded { config, path: Some(path.to_path_buf()), text })
+}
+
+/// Replaces `${NAME}` with the environment variable's value; `$${` is a
+/// literal `${`. A missing variable is an error naming the line.
+pub fn expand_env(file: &str, raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigErrors> {
+    let mut out = String::with_capacity(raw.len());
+    let mut errors = Vec::new();
+    for (i, line) in raw.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(pos) = rest.find("${") {
+            if pos > 0 && rest.as_bytes()[pos - 1] == b'$' {
+                out.push_str(&rest[..pos - 1]);
+                out.push_str("${");
+                rest = &rest[pos + 2..];
+                continue;
+            }
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str("${");
+                rest = after;
+                continue;
+            };
+            let name = &after[..end];
+            let is_var = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !is_var {
+                // `${1}` and the like belong to relabel replacements.
+                out.push_str("${");
+                rest = after;
+                continue;
+            }
+            match lookup(name) {
+                Some(v) => out.push_str(&v),
+                None => errors.push(ConfigError {
+                    file: file.to_string(),
+                    line: Some(i + 1),
+                    message: format!("environment variable {name} is not set (write $${{{name}}} for a literal)"),
+                }),
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+/// Parses and validates config text.
+pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    let config: Config = if text.trim().is_empty() {
+        Config::default()
+    } else {
+        serde_yaml::from_str(text).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: file.to_string(),
+                line: e.location().map(|l| l.line()),
+                message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+            }])
+        })?
+    };
+    let mut errors = Vec::new();
+    let mut err = |needle: Option<&str>, message: String| {
+        errors.push(ConfigError { file: file.to_string(), line: needle.and_then(|n| find_line(text, n)), message });
+    };
+    let g = &config.global;
+    if g.scrape_timeout > g.scrape_interval {
+        err(Some("scrape_timeout"), "global.scrape_timeout must not be greater than global.scrape_interval".into());
+    }
+    let defaults = GlobalScrapeDefaults { scrape_interval: g.scrape_interval, scrape_timeout: g.scrape_timeout };
+    let mut seen = std::collections::HashSet::new();
+    for sc in &config.scrape_configs {
+        let needle = format!("job_name: {}", sc.job_name);
+        if !seen.insert(sc.job_name.clone()) {
+            err(Some(&needle), format!("found multiple scrape configs with job name {:?}", sc.job_name));
+        }
+        for e in sc.validate(&defaults) {
+            err(Some(&needle), e.to_string());
+        }
+    }
+    for e in config.auth.validate() {
+        err(Some("auth:"), e);
+    }
+    if config.storage.wal.segment_size < 1 << 20 {
+        err(Some("segment_size"), "storage.wal.segment_size must be at least 1 MiB".into());
+    }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_scrape_self_every_15s() {
+        let l = embedded("127.0.0.1:9800").unwrap();
+        assert_eq!(l.config.scrape_configs.len(), 1);
+        assert!(l.text.contains("127.0.0.1:9800"));
+    }
+
+    #[test]
+    fn unknown_keys_name_file_and_line() {
+        let e = parse("a.yml", "global:\n  scrape_interval: 15s\n  bogus: 1\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(3), "{e}");
+        assert!(e.to_string().starts_with("a.yml:3: "), "{e}");
+        assert!(e.to_string().contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn bad_durations_and_semantic_errors_are_located() {
+        let e = parse("a.yml", "global:\n  scrape_interval: 15x\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(2), "{e}");
+        let e = parse("a.yml", "global:\n  scrape_interval: 5s\n  scrape_timeout: 10s\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(3), "{e}");
+        let text = "scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [x:1]}]\n  - job_name: a\n";
+        let e = parse("a.yml", text).unwrap_err();
+        assert!(e.to_string().contains("multiple scrape configs"), "{e}");
+    }
+
+    #[test]
+    fn env_expansion() {
+        let env = |k: &str| (k == "TOKEN").then(|| "abc".to_string());
+        assert_eq!(expand_env("f", "t: ${TOKEN}\n", env).unwrap(), "t: abc\n");
+        assert_eq!(expand_env("f", "r: ${1}x $${TOKEN}\n", env).unwrap(), "r: ${1}x ${TOKEN}\n");
+        let e = expand_env("f", "a: 1\nb: ${MISSING}\n", env).unwrap_err();
+        assert_eq!(e.0[0].line, Some(2));
+        assert!(e.to_string().contains("MISSING"));
+    }
+
+    #[test]
+    fn empty_file_is_defaults() {
+        let c = parse("a.yml", "").unwrap();
+        assert!(c.scrape_configs.is_empty());
+        assert_eq!(c.storage.wal.fsync, FsyncMode::Interval);
+    }
+}

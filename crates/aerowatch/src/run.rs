@@ -1,0 +1,228 @@
+//! `aerowatch serve`: open storage, start ingest, serve HTTP, reload on
+//! SIGHUP or `POST /-/reload`, and shut down gracefully, flushing the WAL.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ingest::scrape::{GlobalScrapeDefaults, ScrapeManager};
+use server::{AppState, BuildInfo, TsdbSink};
+use tokio::sync::mpsc;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{self, Config, FsyncMode, Loaded};
+use crate::{LogFormat, ServeArgs};
+
+/// The compiler this binary was built with.
+pub const RUSTC_VERSION: &str = env!("AEROWATCH_RUSTC_VERSION");
+
+fn init_logging(args: &ServeArgs) {
+    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.with_ansi(false).init(),
+    }
+}
+
+/// Runs the server until SIGTERM/SIGINT.
+pub fn main(args: ServeArgs) -> ExitCode {
+    init_logging(&args);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
+    let self_target = self_target(args.listen_address);
+    Ok(match &args.config_file {
+        Some(p) => config::load_file(p)?,
+        None => config::embedded(&self_target)?,
+    })
+}
+
+fn self_target(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("127.0.0.1:{}", listen.port())
+    } else {
+        listen.to_string()
+    }
+}
+
+fn scrape_defaults(c: &Config) -> GlobalScrapeDefaults {
+    GlobalScrapeDefaults { scrape_interval: c.global.scrape_interval, scrape_timeout: c.global.scrape_timeout }
+}
+
+fn tsdb_options(c: &Config) -> tsdb::Options {
+    let fsync = match c.storage.wal.fsync {
+        FsyncMode::Always => tsdb::FsyncPolicy::Always,
+        FsyncMode::Interval | FsyncMode::Never => tsdb::FsyncPolicy::Never,
+    };
+    tsdb::Options {
+        wal: tsdb::WalOptions { segment_size: c.storage.wal.segment_size, fsync },
+        head: tsdb::HeadOptions::default(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let loaded = load(&args)?;
+    let cfg = loaded.config.clone();
+    if !args.listen_address.ip().is_loopback() && !cfg.auth.enabled() && !args.insecure_no_auth {
+        bail!(
+            "refusing to listen on {} without authentication: configure auth (bearer_tokens or basic_auth_users) \
+             or pass --web.insecure-no-auth",
+            args.listen_address
+        );
+    }
+    let data_dir: PathBuf = args.storage_path.clone().or_else(|| cfg.storage.path.clone()).unwrap_or_else(|| "data".into());
+    let opts = tsdb_options(&cfg);
+    let dir = data_dir.clone();
+    let (db, report) = tokio::task::spawn_blocking(move || tsdb::Db::open(&dir, opts))
+        .await
+        .context("opening storage")?
+        .with_context(|| format!("opening storage in {}", data_dir.display()))?;
+    tracing::info!(
+        dir = %data_dir.display(),
+        series = report.head.series,
+        samples = report.head.samples,
+        truncated_tails = report.wal.corrupt_tails_truncated,
+        duration_ms = report.duration.as_millis() as u64,
+        "storage opened"
+    );
+
+    let build = BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        revision: env!("AEROWATCH_REVISION").to_string(),
+        rust_version: RUSTC_VERSION.to_string(),
+    };
+    let mut state = AppState::new(db.clone(), report, build).context("registering metrics")?;
+    let max_series = (cfg.limits.max_series > 0).then_some(cfg.limits.max_series);
+    let sink: Arc<TsdbSink> = Arc::new(TsdbSink::new(db.clone(), max_series));
+    state.sink = sink.clone();
+    let rw = &cfg.limits.remote_write;
+    state.write_limits = ingest::remote::WriteLimits {
+        max_decompressed_bytes: rw.max_decompressed_bytes,
+        max_labels_per_series: rw.max_labels_per_series,
+        max_label_name_length: rw.max_label_name_length,
+        max_label_value_length: rw.max_label_value_length,
+    };
+    state.body_limits.remote_write_bytes = rw.max_body_bytes;
+    if let Some(n) = cfg.limits.max_request_body_bytes {
+        state.body_limits.default_bytes = n;
+    }
+    state.remote_read_sample_limit = cfg.limits.remote_read.max_samples;
+    state.environment = cfg.web.environment.clone();
+    *state.auth.write() = Arc::new(server::auth::Authenticator::new(cfg.auth.clone()));
+
+    let scrape = Arc::new(ScrapeManager::new(sink, format!("Aerowatch/{}", env!("CARGO_PKG_VERSION"))));
+    state.targets = Arc::new(crate::targets::ScrapeTargets(scrape.clone()));
+    let (reload_tx, mut reload_rx) = mpsc::channel::<server::ReloadRequest>(4);
+    state.reload = Some(reload_tx);
+    let state = Arc::new(state);
+
+    let listener = tokio::net::TcpListener::bind(args.listen_address)
+        .await
+        .with_context(|| format!("listening on {}", args.listen_address))?;
+    let local = listener.local_addr().context("reading the listen address")?;
+    tracing::info!(address = %local, "listening");
+
+    scrape.apply_config(cfg.scrape_configs.clone(), &scrape_defaults(&cfg)).await;
+    server::set_ready(&state);
+
+    // Periodic WAL fsync for the default `interval` policy.
+    if cfg.storage.wal.fsync == FsyncMode::Interval {
+        let db = db.clone();
+        let every = cfg.storage.wal.fsync_interval.get().max(Duration::from_millis(100));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let db = db.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync()).await {
+                    tracing::error!(error = %e, "periodic WAL fsync failed");
+                }
+            }
+        });
+    }
+
+    // Reloads come from SIGHUP and from POST /-/reload; one at a time.
+    {
+        let state = state.clone();
+        let scrape = scrape.clone();
+        let args = args.clone();
+        tokio::spawn(async move {
+            let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP; reload only through POST /-/reload");
+                    None
+                }
+            };
+            loop {
+                let reply = tokio::select! {
+                    r = reload_rx.recv() => match r { Some(r) => Some(r), None => return },
+                    _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => None,
+                };
+                let result = reload(&args, &state, &scrape).await;
+                match &result {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(e) => tracing::error!(error = %e, "reload failed; the previous configuration stays in force"),
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result);
+                }
+            }
+        });
+    }
+
+    let app = server::router(state.clone());
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+
+    tracing::info!("shutting down: stopping scrapes and flushing the WAL");
+    scrape.stop().await;
+    let db2 = db.clone();
+    tokio::task::spawn_blocking(move || db2.sync()).await.context("flushing")?.context("flushing the WAL")?;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn reload(args: &ServeArgs, state: &Arc<AppState>, scrape: &Arc<ScrapeManager>) -> Result<(), String> {
+    let args = args.clone();
+    let loaded = tokio::task::spawn_blocking(move || load(&args)).await.map_err(|e| e.to_string())?.map_err(|e| format!("{e:#}"))?;
+    let cfg = loaded.config;
+    *state.auth.write() = Arc::new(server::auth::Authenticator::new(cfg.auth.clone()));
+    scrape.apply_config(cfg.scrape_configs.clone(), &scrape_defaults(&cfg)).await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

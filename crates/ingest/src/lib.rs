@@ -1,0 +1,5 @@
+//! ingest: everything that brings samples in.
+pub mod exposition;
+pub mod relabel;
+pub mod remote;
+pub mod sink;

@@ -1,0 +1,258 @@
+//! The head: the in-memory, writable part of the store.
+//!
+//! Series live in memory with their recent samples in compressed XOR chunks;
+//! every committed sample is in the write-ahead log first, so the head can be
+//! rebuilt after a crash (`replay.rs`). Appends are in `append.rs`, reads in
+//! `read.rs`.
+//!
+//! Locking: a series is found through one of `STRIPES` hash-striped maps, so
+//! appenders for different series rarely contend. Lock order is stripe →
+//! symbols → refs → postings; readers take postings, release it, then refs.
+mod append;
+pub(crate) use replay::Replayer;
+mod read;
+mod replay;
+mod series;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use model::Labels;
+use parking_lot::RwLock;
+
+pub use append::{AppendError, HeadAppender};
+pub use read::HeadQuerier;
+pub use replay::ReplayOutcome;
+pub(crate) use series::MemSeries;
+
+use crate::index::MemPostings;
+use crate::symbols::{Sym, Symbols};
+use crate::wal::Wal;
+
+const STRIPES: usize = 256;
+
+enum Slot {
+    One(Arc<MemSeries>),
+    Many(Vec<Arc<MemSeries>>),
+}
+
+impl Slot {
+    fn iter(&self) -> impl Iterator<Item = &Arc<MemSeries>> {
+        let (one, many) = match self {
+            Slot::One(s) => (Some(s), &[][..]),
+            Slot::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter())
+    }
+}
+
+/// Counters the head keeps about what it accepted and refused.
+#[derive(Default)]
+pub struct HeadCounters {
+    /// Samples committed into the head.
+    pub samples_appended: AtomicU64,
+    /// Samples refused because they were older than the series' newest sample.
+    pub out_of_order: AtomicU64,
+    /// Samples refused because the series already had a different value at that time.
+    pub duplicate_timestamp: AtomicU64,
+    /// Samples refused because they were older than the head accepts.
+    pub out_of_bounds: AtomicU64,
+    /// Series ever created.
+    pub series_created: AtomicU64,
+    /// Series removed by garbage collection.
+    pub series_removed: AtomicU64,
+    /// Chunks created.
+    pub chunks_created: AtomicU64,
+    /// Commits that failed to write the WAL.
+    pub wal_failures: AtomicU64,
+}
+
+/// Head tuning.
+#[derive(Debug, Clone)]
+pub struct HeadOptions {
+    /// Width of the aligned ranges that chunks never cross (2 h, the block range).
+    pub chunk_range_ms: i64,
+    /// How far behind the newest sample of the head a new sample may be, for
+    /// series that have no newer sample (Prometheus: half the chunk range).
+    pub out_of_bounds_window_ms: i64,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        HeadOptions { chunk_range_ms: 2 * 3600 * 1000, out_of_bounds_window_ms: 3600 * 1000 }
+    }
+}
+
+/// The writable in-memory part of the store.
+pub struct Head {
+    pub(crate) symbols: Symbols,
+    stripes: Box<[RwLock<HashMap<u64, Slot>>]>,
+    refs: Box<[RwLock<HashMap<u64, Arc<MemSeries>>>]>,
+    pub(crate) postings: RwLock<MemPostings>,
+    next_ref: AtomicU64,
+    min_time: AtomicI64,
+    max_time: AtomicI64,
+    /// Lower bound below which no sample is accepted (the end of persisted data).
+    min_valid_time: AtomicI64,
+    pub(crate) wal: Option<Wal>,
+    /// Accept/refuse counters.
+    pub counters: HeadCounters,
+    pub(crate) opts: HeadOptions,
+}
+
+impl Head {
+    /// An empty head writing to `wal` (None: no durability, for tests and benches).
+    pub fn new(wal: Option<Wal>, opts: HeadOptions) -> Head {
+        Head {
+            symbols: Symbols::default(),
+            stripes: (0..STRIPES).map(|_| RwLock::new(HashMap::new())).collect(),
+            refs: (0..STRIPES).map(|_| RwLock::new(HashMap::new())).collect(),
+            postings: RwLock::new(MemPostings::default()),
+            next_ref: AtomicU64::new(1),
+            min_time: AtomicI64::new(i64::MAX),
+            max_time: AtomicI64::new(i64::MIN),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            wal,
+            counters: HeadCounters::default(),
+            opts,
+        }
+    }
+
+    /// A new appender; see [`HeadAppender`] for its contract.
+    pub fn appender(self: &Arc<Self>) -> HeadAppender {
+        HeadAppender::new(self.clone())
+    }
+
+    /// A querier over `[mint, maxt]` (inclusive, milliseconds).
+    pub fn querier(self: &Arc<Self>, mint: i64, maxt: i64) -> HeadQuerier {
+        HeadQuerier::new(self.clone(), mint, maxt)
+    }
+
+    /// Number of series in memory.
+    pub fn num_series(&self) -> usize {
+        self.refs.iter().map(|r| r.read().len()).sum()
+    }
+
+    /// Oldest sample time in the head, if any.
+    pub fn min_time(&self) -> Option<i64> {
+        let t = self.min_time.load(Ordering::Relaxed);
+        (t != i64::MAX).then_some(t)
+    }
+
+    /// Newest sample time in the head, if any.
+    pub fn max_time(&self) -> Option<i64> {
+        let t = self.max_time.load(Ordering::Relaxed);
+        (t != i64::MIN).then_some(t)
+    }
+
+    /// Raises the floor below which samples are refused (after persisting).
+    pub fn set_min_valid_time(&self, t: i64) {
+        self.min_valid_time.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// The oldest timestamp an appender accepts right now for a series with
+    /// no newer sample, mirroring Prometheus's head appender.
+    pub(crate) fn append_floor(&self) -> i64 {
+        let persisted = self.min_valid_time.load(Ordering::Relaxed);
+        match self.max_time() {
+            Some(maxt) => persisted.max(maxt.saturating_sub(self.opts.out_of_bounds_window_ms)),
+            None => persisted,
+        }
+    }
+
+    pub(crate) fn observe_time(&self, t: i64) {
+        self.min_time.fetch_min(t, Ordering::Relaxed);
+        self.max_time.fetch_max(t, Ordering::Relaxed);
+    }
+
+    /// The WAL, if the head has one.
+    pub fn wal(&self) -> Option<&Wal> {
+        self.wal.as_ref()
+    }
+
+    /// Approximate heap bytes held by series, chunks, symbols and the index.
+    pub fn memory_bytes(&self) -> usize {
+        let mut total = self.symbols.memory_bytes() + self.postings.read().memory_bytes();
+        for stripe in self.refs.iter() {
+            for s in stripe.read().values() {
+                total += s.memory_bytes() + 48;
+            }
+        }
+        total
+    }
+
+    pub(crate) fn series_by_ref(&self, r: u64) -> Option<Arc<MemSeries>> {
+        self.refs[(r as usize) % STRIPES].read().get(&r).cloned()
+    }
+
+    fn find(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let stripe = self.stripes[(hash as usize) % STRIPES].read();
+        let slot = stripe.get(&hash)?;
+        self.symbols.with_resolver(|resolve| slot.iter().find(|s| s.labels_equal(labels, resolve)).cloned())
+    }
+
+    /// Whether a series with exactly `labels` exists.
+    pub fn contains(&self, labels: &Labels) -> bool {
+        self.find(labels.stable_hash(), labels).is_some()
+    }
+
+    /// Finds the series with exactly `labels`, creating it (with `want_ref`
+    /// if given, as during WAL replay) when absent. Returns whether it was new.
+    pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
+        let hash = labels.stable_hash();
+        if let Some(s) = self.find(hash, labels) {
+            return (s, false);
+        }
+        let mut stripe = self.stripes[(hash as usize) % STRIPES].write();
+        if let Some(slot) = stripe.get(&hash) {
+            let found = self.symbols.with_resolver(|resolve| slot.iter().find(|s| s.labels_equal(labels, resolve)).cloned());
+            if let Some(s) = found {
+                return (s, false);
+            }
+        }
+        let r = match want_ref {
+            Some(r) => {
+                self.next_ref.fetch_max(r + 1, Ordering::Relaxed);
+                r
+            }
+            None => self.next_ref.fetch_add(1, Ordering::Relaxed),
+        };
+        let pairs: Box<[(Sym, Sym)]> = labels
+            .iter()
+            .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
+            .collect();
+        let series = Arc::new(MemSeries::new(r, pairs, want_ref.is_some()));
+        match stripe.remove(&hash) {
+            None => {
+                stripe.insert(hash, Slot::One(series.clone()));
+            }
+            Some(Slot::One(other)) => {
+                stripe.insert(hash, Slot::Many(vec![other, series.clone()]));
+            }
+            Some(Slot::Many(mut v)) => {
+                v.push(series.clone());
+                stripe.insert(hash, Slot::Many(v));
+            }
+        }
+        self.refs[(r as usize) % STRIPES].write().insert(r, series.clone());
+        self.postings.write().add(r, &series.labels);
+        drop(stripe);
+        self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+        (series, true)
+    }
+
+    /// Resolves a series' interned labels to a [`Labels`].
+    pub(crate) fn labels_of(&self, s: &MemSeries) -> Labels {
+        self.symbols.with_resolver(|resolve| s.labels(resolve))
+    }
+
+    /// Every series, for statistics and maintenance.
+    pub(crate) fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        let mut out = Vec::with_capacity(self.num_series());
+        for stripe in self.refs.iter() {
+            out.extend(stripe.read().values().cloned());
+        }
+        out
+    }
+}

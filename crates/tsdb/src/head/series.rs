@@ -1,0 +1,169 @@
+//! One series in the head: interned labels and its chunks.
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use model::{Label, Labels, Sample};
+use parking_lot::Mutex;
+
+use crate::chunk::{XorChunk, MAX_SAMPLES_PER_CHUNK};
+use crate::symbols::{Resolver, Sym};
+
+/// Why a sample was refused by a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    OutOfOrder,
+    DuplicateTimestamp,
+}
+
+/// The chunks of a series, oldest first; the last one is open for appends.
+#[derive(Default)]
+pub(crate) struct SeriesData {
+    pub chunks: Vec<XorChunk>,
+}
+
+impl SeriesData {
+    pub fn last(&self) -> Option<(i64, f64)> {
+        let c = self.chunks.last()?;
+        Some((c.last_time()?, c.last_value()?))
+    }
+
+    /// Whether `(t, v)` may follow the newest sample: `Ok(false)` for an exact
+    /// duplicate, which Prometheus accepts silently without storing it again.
+    pub fn check(&self, t: i64, v: f64) -> Result<bool, Refusal> {
+        match self.last() {
+            None => Ok(true),
+            Some((lt, _)) if t > lt => Ok(true),
+            Some((lt, lv)) if t == lt => {
+                if lv.to_bits() == v.to_bits() {
+                    Ok(false)
+                } else {
+                    Err(Refusal::DuplicateTimestamp)
+                }
+            }
+            Some(_) => Err(Refusal::OutOfOrder),
+        }
+    }
+
+    /// Appends a checked sample; returns true when a new chunk was cut.
+    pub fn append(&mut self, t: i64, v: f64, chunk_range_ms: i64) -> bool {
+        let cut = match self.chunks.last() {
+            None => true,
+            Some(c) => {
+                let first = c.first_time().unwrap_or(t);
+                c.num_samples() >= MAX_SAMPLES_PER_CHUNK || t >= range_end(first, chunk_range_ms)
+            }
+        };
+        if cut {
+            if let Some(c) = self.chunks.last_mut() {
+                c.shrink_to_fit();
+            }
+            self.chunks.push(XorChunk::new());
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.append(t, v);
+        }
+        cut
+    }
+
+    /// Samples within `[mint, maxt]`.
+    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+        for c in &self.chunks {
+            let (Some(first), Some(last)) = (c.first_time(), c.last_time()) else { continue };
+            if last < mint || first > maxt {
+                continue;
+            }
+            out.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt));
+        }
+    }
+
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.chunks.iter().any(|c| match (c.first_time(), c.last_time()) {
+            (Some(f), Some(l)) => f <= maxt && l >= mint,
+            _ => false,
+        })
+    }
+}
+
+/// End (exclusive) of the aligned range of width `range` that holds `t`.
+pub(crate) fn range_end(t: i64, range: i64) -> i64 {
+    t.div_euclid(range).saturating_add(1).saturating_mul(range)
+}
+
+/// A series held by the head.
+pub(crate) struct MemSeries {
+    pub series_ref: u64,
+    pub labels: Box<[(Sym, Sym)]>,
+    /// Whether the series' definition is already in the WAL.
+    logged: AtomicBool,
+    pub data: Mutex<SeriesData>,
+}
+
+impl MemSeries {
+    pub fn new(series_ref: u64, labels: Box<[(Sym, Sym)]>, logged: bool) -> Self {
+        MemSeries { series_ref, labels, logged: AtomicBool::new(logged), data: Mutex::new(SeriesData::default()) }
+    }
+
+    pub fn is_logged(&self) -> bool {
+        self.logged.load(Ordering::Acquire)
+    }
+
+    pub fn mark_logged(&self) {
+        self.logged.store(true, Ordering::Release)
+    }
+
+    pub fn labels_equal(&self, other: &Labels, resolve: &Resolver<'_>) -> bool {
+        self.labels.len() == other.len()
+            && self
+                .labels
+                .iter()
+                .zip(other.iter())
+                .all(|((n, v), l)| resolve.get(*n) == l.name && resolve.get(*v) == l.value)
+    }
+
+    pub fn labels(&self, resolve: &Resolver<'_>) -> Labels {
+        Labels::from_sorted_unchecked(
+            self.labels.iter().map(|(n, v)| Label::new(resolve.get(*n), resolve.get(*v))).collect(),
+        )
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let data = self.data.lock();
+        std::mem::size_of::<Self>()
+            + self.labels.len() * 8
+            + data.chunks.capacity() * std::mem::size_of::<XorChunk>()
+            + data.chunks.iter().map(|c| c.memory_bytes() - std::mem::size_of::<XorChunk>()).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_cut_at_sample_count_and_range_boundaries() {
+        let mut d = SeriesData::default();
+        let range = 1000;
+        for t in 0..130 {
+            d.append(t, t as f64, range);
+        }
+        assert_eq!(d.chunks.len(), 2, "cut at 120 samples");
+        d.append(1000, 1.0, range);
+        assert_eq!(d.chunks.len(), 3, "cut at the range boundary");
+        let mut out = Vec::new();
+        d.samples_in(5, 124, &mut out);
+        assert_eq!(out.len(), 120);
+        assert_eq!(out.first().map(|s| s.t), Some(5));
+        assert_eq!(out.last().map(|s| s.t), Some(124));
+    }
+
+    #[test]
+    fn ordering_rules() {
+        let mut d = SeriesData::default();
+        d.append(10, 1.0, 1000);
+        assert_eq!(d.check(10, 1.0), Ok(false));
+        assert_eq!(d.check(10, 2.0), Err(Refusal::DuplicateTimestamp));
+        assert_eq!(d.check(9, 1.0), Err(Refusal::OutOfOrder));
+        assert_eq!(d.check(11, 1.0), Ok(true));
+        assert_eq!(range_end(-1, 1000), 0);
+        assert_eq!(range_end(0, 1000), 1000);
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use ingest::scrape::{GlobalScrapeDefaults, ScrapeConfig};
+use ingest::scrape::{prepare_scrape_configs, GlobalScrapeDefaults, ScrapeConfig};
 use model::PromDuration;
 use serde::Deserialize;
 use server::auth::AuthConfig;
@@ -103,7 +103,11 @@ pub struct WalConfig {
 
 impl Default for WalConfig {
     fn default() -> Self {
-        WalConfig { fsync: FsyncMode::Interval, fsync_interval: PromDuration::from_secs(5), segment_size: 128 << 20 }
+        WalConfig {
+            fsync: FsyncMode::Interval,
+            fsync_interval: PromDuration::from_secs(5),
+            segment_size: 128 << 20,
+        }
     }
 }
 
@@ -119,7 +123,10 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { time: PromDuration::from_secs(15 * 24 * 3600), size_bytes: 0 }
+        RetentionConfig {
+            time: PromDuration::from_secs(15 * 24 * 3600),
+            size_bytes: 0,
+        }
     }
 }
 
@@ -174,7 +181,9 @@ pub struct RemoteReadLimits {
 
 impl Default for RemoteReadLimits {
     fn default() -> Self {
-        RemoteReadLimits { max_samples: 50_000_000 }
+        RemoteReadLimits {
+            max_samples: 50_000_000,
+        }
     }
 }
 
@@ -202,7 +211,9 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { environment: "production".into() }
+        WebConfig {
+            environment: "production".into(),
+        }
     }
 }
 
@@ -237,8 +248,6 @@ pub struct Loaded {
     pub config: Config,
     /// The file, or None for embedded defaults.
     pub path: Option<PathBuf>,
-    /// The text after environment expansion (for `/api/v1/status/config`).
-    pub text: String,
 }
 
 const EMBEDDED: &str = include_str!("default_config.yml");
@@ -247,17 +256,30 @@ const EMBEDDED: &str = include_str!("default_config.yml");
 pub fn embedded(self_target: &str) -> Result<Loaded, ConfigErrors> {
     let text = EMBEDDED.replace("AEROWATCH_SELF_TARGET", self_target);
     let config = parse("<embedded defaults>", &text)?;
-    Ok(Loaded { config, path: None, text })
+    Ok(Loaded { config, path: None })
 }
 
 /// Reads, expands, parses and validates a config file.
 pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
     let name = path.display().to_string();
-    let raw = std::fs::read_to_string(path)
-        .map_err(|e| ConfigErrors(vec![ConfigError { file: name.clone(), line: None, message: format!("cannot read: {e}") }]))?;
+    let raw = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: name.clone(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        }])
+    })?;
     let text = expand_env(&name, &raw, |k| std::env::var(k).ok())?;
-    let config = parse(&name, &text)?;
-    Ok(Loaded { config, path: Some(path.to_path_buf()), text })
+    let mut config = parse(&name, &text)?;
+    if let Some(dir) = path.parent() {
+        for sc in &mut config.scrape_configs {
+            sc.set_directory(dir);
+        }
+    }
+    Ok(Loaded {
+        config,
+        path: Some(path.to_path_buf()),
+    })
 }
 
 /// Replaces `${NAME}` with the environment variable's value; `$${` is a
@@ -327,30 +349,56 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
             }])
         })?
     };
+    let mut config = config;
     let mut errors = Vec::new();
-    let mut err = |needle: Option<&str>, message: String| {
-        errors.push(ConfigError { file: file.to_string(), line: needle.and_then(|n| find_line(text, n)), message });
-    };
     let g = &config.global;
-    if g.scrape_timeout > g.scrape_interval {
-        err(Some("scrape_timeout"), "global.scrape_timeout must not be greater than global.scrape_interval".into());
-    }
-    let defaults = GlobalScrapeDefaults { scrape_interval: g.scrape_interval, scrape_timeout: g.scrape_timeout };
-    let mut seen = std::collections::HashSet::new();
-    for sc in &config.scrape_configs {
-        let needle = format!("job_name: {}", sc.job_name);
-        if !seen.insert(sc.job_name.clone()) {
-            err(Some(&needle), format!("found multiple scrape configs with job name {:?}", sc.job_name));
+    let defaults = GlobalScrapeDefaults {
+        scrape_interval: g.scrape_interval,
+        scrape_timeout: g.scrape_timeout,
+    };
+    let jobs: Vec<String> = config.scrape_configs.iter().map(|sc| sc.job_name.clone()).collect();
+    if let Err(e) = prepare_scrape_configs(&mut config.scrape_configs, &defaults) {
+        for msg in e.errors {
+            // Messages name the job; point at its `job_name:` line (the last
+            // one, for duplicates), or at the global section.
+            let needle = jobs
+                .iter()
+                .find(|j| msg.contains(&format!("{j:?}")))
+                .map(|j| format!("job_name: {j}"))
+                .or_else(|| msg.starts_with("global").then(|| "scrape_timeout".to_string()));
+            let line = needle.as_deref().and_then(|n| {
+                if msg.contains("multiple scrape configs") {
+                    text.lines()
+                        .enumerate()
+                        .filter(|(_, l)| l.contains(n))
+                        .last()
+                        .map(|(i, _)| i + 1)
+                } else {
+                    find_line(text, n)
+                }
+            });
+            errors.push(ConfigError {
+                file: file.to_string(),
+                line,
+                message: msg,
+            });
         }
-        for e in sc.validate(&defaults) {
-            err(Some(&needle), e.to_string());
-        }
     }
+    let mut err = |needle: Option<&str>, message: String| {
+        errors.push(ConfigError {
+            file: file.to_string(),
+            line: needle.and_then(|n| find_line(text, n)),
+            message,
+        });
+    };
     for e in config.auth.validate() {
         err(Some("auth:"), e);
     }
     if config.storage.wal.segment_size < 1 << 20 {
-        err(Some("segment_size"), "storage.wal.segment_size must be at least 1 MiB".into());
+        err(
+            Some("segment_size"),
+            "storage.wal.segment_size must be at least 1 MiB".into(),
+        );
     }
     if errors.is_empty() {
         Ok(config)
@@ -367,7 +415,7 @@ mod tests {
     fn embedded_defaults_scrape_self_every_15s() {
         let l = embedded("127.0.0.1:9800").unwrap();
         assert_eq!(l.config.scrape_configs.len(), 1);
-        assert!(l.text.contains("127.0.0.1:9800"));
+        assert_eq!(l.config.scrape_configs[0].static_configs[0].targets, ["127.0.0.1:9800"]);
     }
 
     #[test]
@@ -393,7 +441,10 @@ mod tests {
     fn env_expansion() {
         let env = |k: &str| (k == "TOKEN").then(|| "abc".to_string());
         assert_eq!(expand_env("f", "t: ${TOKEN}\n", env).unwrap(), "t: abc\n");
-        assert_eq!(expand_env("f", "r: ${1}x $${TOKEN}\n", env).unwrap(), "r: ${1}x ${TOKEN}\n");
+        assert_eq!(
+            expand_env("f", "r: ${1}x $${TOKEN}\n", env).unwrap(),
+            "r: ${1}x ${TOKEN}\n"
+        );
         let e = expand_env("f", "a: 1\nb: ${MISSING}\n", env).unwrap_err();
         assert_eq!(e.0[0].line, Some(2));
         assert!(e.to_string().contains("MISSING"));

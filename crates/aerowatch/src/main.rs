@@ -71,12 +71,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Version) => {
-            println!("aerowatch, version {} (rustc {})", env!("CARGO_PKG_VERSION"), run::RUSTC_VERSION);
+            println!(
+                "aerowatch, version {} (rustc {})",
+                env!("CARGO_PKG_VERSION"),
+                run::RUSTC_VERSION
+            );
             ExitCode::SUCCESS
         }
         Some(Command::CheckConfig { file }) => match config::load_file(&file) {
             Ok(l) => {
-                println!("{}: SUCCESS: {} scrape config(s)", file.display(), l.config.scrape_configs.len());
+                println!(
+                    "{}: SUCCESS: {} scrape config(s)",
+                    file.display(),
+                    l.config.scrape_configs.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use ingest::scrape::{GlobalScrapeDefaults, ScrapeManager};
+use ingest::scrape::ScrapeManager;
 use server::{AppState, BuildInfo, TsdbSink};
 use tokio::sync::mpsc;
 use tracing_subscriber::EnvFilter;
@@ -20,7 +20,9 @@ pub const RUSTC_VERSION: &str = env!("AEROWATCH_RUSTC_VERSION");
 
 fn init_logging(args: &ServeArgs) {
     let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Logfmt => builder.with_ansi(false).init(),
@@ -63,23 +65,26 @@ fn self_target(listen: SocketAddr) -> String {
     }
 }
 
-fn scrape_defaults(c: &Config) -> GlobalScrapeDefaults {
-    GlobalScrapeDefaults { scrape_interval: c.global.scrape_interval, scrape_timeout: c.global.scrape_timeout }
-}
-
 fn tsdb_options(c: &Config) -> tsdb::Options {
     let fsync = match c.storage.wal.fsync {
         FsyncMode::Always => tsdb::FsyncPolicy::Always,
         FsyncMode::Interval | FsyncMode::Never => tsdb::FsyncPolicy::Never,
     };
     tsdb::Options {
-        wal: tsdb::WalOptions { segment_size: c.storage.wal.segment_size, fsync },
+        wal: tsdb::WalOptions {
+            segment_size: c.storage.wal.segment_size,
+            fsync,
+        },
         head: tsdb::HeadOptions::default(),
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let loaded = load(&args)?;
+    match &loaded.path {
+        Some(p) => tracing::info!(file = %p.display(), "configuration loaded"),
+        None => tracing::info!("no --config.file: running the embedded defaults"),
+    }
     let cfg = loaded.config.clone();
     if !args.listen_address.ip().is_loopback() && !cfg.auth.enabled() && !args.insecure_no_auth {
         bail!(
@@ -88,7 +93,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.listen_address
         );
     }
-    let data_dir: PathBuf = args.storage_path.clone().or_else(|| cfg.storage.path.clone()).unwrap_or_else(|| "data".into());
+    let data_dir: PathBuf = args
+        .storage_path
+        .clone()
+        .or_else(|| cfg.storage.path.clone())
+        .unwrap_or_else(|| "data".into());
     let opts = tsdb_options(&cfg);
     let dir = data_dir.clone();
     let (db, report) = tokio::task::spawn_blocking(move || tsdb::Db::open(&dir, opts))
@@ -128,7 +137,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.environment = cfg.web.environment.clone();
     *state.auth.write() = Arc::new(server::auth::Authenticator::new(cfg.auth.clone()));
 
-    let scrape = Arc::new(ScrapeManager::new(sink, format!("Aerowatch/{}", env!("CARGO_PKG_VERSION"))));
+    let scrape = Arc::new(ScrapeManager::new(
+        sink,
+        format!("Aerowatch/{}", env!("CARGO_PKG_VERSION")),
+    ));
     state.targets = Arc::new(crate::targets::ScrapeTargets(scrape.clone()));
     let (reload_tx, mut reload_rx) = mpsc::channel::<server::ReloadRequest>(4);
     state.reload = Some(reload_tx);
@@ -140,7 +152,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(address = %local, "listening");
 
-    scrape.apply_config(cfg.scrape_configs.clone(), &scrape_defaults(&cfg)).await;
+    if let Err(e) = scrape.apply_config(cfg.scrape_configs.clone()).await {
+        tracing::error!(errors = ?e.errors, "some scrape jobs could not start");
+    }
     server::set_ready(&state);
 
     // Periodic WAL fsync for the default `interval` policy.
@@ -190,22 +204,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let app = server::router(state.clone());
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
 
     tracing::info!("shutting down: stopping scrapes and flushing the WAL");
     scrape.stop().await;
     let db2 = db.clone();
-    tokio::task::spawn_blocking(move || db2.sync()).await.context("flushing")?.context("flushing the WAL")?;
+    tokio::task::spawn_blocking(move || db2.sync())
+        .await
+        .context("flushing")?
+        .context("flushing the WAL")?;
     tracing::info!("shutdown complete");
     Ok(())
 }
 
 async fn reload(args: &ServeArgs, state: &Arc<AppState>, scrape: &Arc<ScrapeManager>) -> Result<(), String> {
     let args = args.clone();
-    let loaded = tokio::task::spawn_blocking(move || load(&args)).await.map_err(|e| e.to_string())?.map_err(|e| format!("{e:#}"))?;
+    let loaded = tokio::task::spawn_blocking(move || load(&args))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{e:#}"))?;
     let cfg = loaded.config;
     *state.auth.write() = Arc::new(server::auth::Authenticator::new(cfg.auth.clone()));
-    scrape.apply_config(cfg.scrape_configs.clone(), &scrape_defaults(&cfg)).await;
+    scrape
+        .apply_config(cfg.scrape_configs.clone())
+        .await
+        .map_err(|e| e.errors.join("; "))?;
     Ok(())
 }
 

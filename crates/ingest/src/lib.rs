@@ -2,4 +2,5 @@
 pub mod exposition;
 pub mod relabel;
 pub mod remote;
+pub mod scrape;
 pub mod sink;

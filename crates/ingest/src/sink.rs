@@ -30,6 +30,12 @@ pub struct CommitError(pub String);
 pub trait BatchAppender: Send {
     /// Adds one sample.
     fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), SampleRefusal>;
+    /// Adds one sample for borrowed labels, sorted by name, unique, without
+    /// empty values. Sinks that can look series up without allocating
+    /// override this; the default builds a [`Labels`].
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleRefusal> {
+        self.append(&Labels::from_pairs(pairs.iter().copied()), t, v)
+    }
     /// Makes the batch durable and visible; returns the number of series
     /// this batch created.
     fn commit(self: Box<Self>) -> Result<u64, CommitError>;

@@ -21,7 +21,9 @@ const UNITS: [(&str, u64); 7] = [
 /// Parses a duration the way Prometheus does (`[0-9]+(y|w|d|h|m|s|ms)` units
 /// in decreasing order, e.g. `1h30m`); `0` alone is accepted.
 pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
-    let err = || DurationError { input: input.to_string() };
+    let err = || DurationError {
+        input: input.to_string(),
+    };
     if input == "0" {
         return Ok(Duration::ZERO);
     }
@@ -111,9 +113,7 @@ impl serde::Serialize for PromDuration {
 impl<'de> serde::Deserialize<'de> for PromDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        parse_duration(&s)
-            .map(PromDuration)
-            .map_err(serde::de::Error::custom)
+        parse_duration(&s).map(PromDuration).map_err(serde::de::Error::custom)
     }
 }
 

@@ -15,7 +15,10 @@ pub struct Label {
 impl Label {
     /// A label from anything string-like.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Label { name: name.into(), value: value.into() }
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -44,7 +47,10 @@ impl Labels {
     /// Wraps labels already sorted by name, unique and without empty values.
     /// Debug builds check the invariant.
     pub fn from_sorted_unchecked(labels: Vec<Label>) -> Self {
-        debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name), "labels not sorted/unique");
+        debug_assert!(
+            labels.windows(2).all(|w| w[0].name < w[1].name),
+            "labels not sorted/unique"
+        );
         Labels(labels)
     }
 

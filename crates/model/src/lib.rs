@@ -10,8 +10,7 @@ mod sample;
 
 pub use duration::{format_duration, parse_duration, DurationError, PromDuration};
 pub use labels::{
-    hash_label_pairs, is_valid_label_name, is_valid_metric_name, Label, Labels, LabelsBuilder,
-    METRIC_NAME,
+    hash_label_pairs, is_valid_label_name, is_valid_metric_name, Label, Labels, LabelsBuilder, METRIC_NAME,
 };
 pub use matcher::{MatchType, Matcher, MatcherError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};

@@ -76,12 +76,22 @@ impl Matcher {
             MatchType::Regex | MatchType::NotRegex => Some(compile(&name, &value)?),
             _ => None,
         };
-        Ok(Matcher { name, kind, value, regex })
+        Ok(Matcher {
+            name,
+            kind,
+            value,
+            regex,
+        })
     }
 
     /// Shorthand for an `=` matcher.
     pub fn equal(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Matcher { name: name.into(), kind: MatchType::Equal, value: value.into(), regex: None }
+        Matcher {
+            name: name.into(),
+            kind: MatchType::Equal,
+            value: value.into(),
+            regex: None,
+        }
     }
 
     /// Whether `value` (the empty string for a missing label) matches.
@@ -135,7 +145,10 @@ impl fmt::Display for Matcher {
 }
 
 fn is_regex_meta(c: char) -> bool {
-    matches!(c, '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$')
+    matches!(
+        c,
+        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
+    )
 }
 
 fn compile(name: &str, pattern: &str) -> Result<RegexKind, MatcherError> {

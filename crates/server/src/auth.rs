@@ -88,7 +88,10 @@ pub struct Authenticator {
 impl Authenticator {
     /// Builds from config.
     pub fn new(config: AuthConfig) -> Self {
-        Authenticator { config, verified: Mutex::new(HashMap::new()) }
+        Authenticator {
+            config,
+            verified: Mutex::new(HashMap::new()),
+        }
     }
 
     /// True when requests must authenticate.
@@ -111,7 +114,11 @@ impl Authenticator {
         let decoded = String::from_utf8(decoded).ok()?;
         let (user, password) = decoded.split_once(':')?;
         let hash = self.config.basic_auth_users.get(user)?;
-        let cached = self.verified.lock().get(user).is_some_and(|p| constant_time_eq(p.as_bytes(), password.as_bytes()));
+        let cached = self
+            .verified
+            .lock()
+            .get(user)
+            .is_some_and(|p| constant_time_eq(p.as_bytes(), password.as_bytes()));
         if !cached {
             if !bcrypt::verify(password, hash).unwrap_or(false) {
                 return None;
@@ -150,9 +157,16 @@ pub async fn enforce(State(st): State<Arc<AppState>>, req: Request, next: Next) 
     let Some(needed) = required_scope(req.uri().path()) else {
         return next.run(req).await;
     };
-    let header_value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header_value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let granted = match header_value {
-        Some(h) => tokio::task::spawn_blocking(move || auth.scopes_for(Some(&h))).await.ok().flatten(),
+        Some(h) => tokio::task::spawn_blocking(move || auth.scopes_for(Some(&h)))
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     match granted {
@@ -164,7 +178,11 @@ pub async fn enforce(State(st): State<Arc<AppState>>, req: Request, next: Next) 
             .into_response(),
         Some(scopes) if !scopes.contains(&needed) => (
             StatusCode::FORBIDDEN,
-            format!("Forbidden: this credential lacks the {needed:?} scope needed for {}\n", req.uri().path()).to_lowercase(),
+            format!(
+                "Forbidden: this credential lacks the {needed:?} scope needed for {}\n",
+                req.uri().path()
+            )
+            .to_lowercase(),
         )
             .into_response(),
         Some(_) => next.run(req).await,
@@ -178,7 +196,10 @@ mod tests {
     #[test]
     fn tokens_and_scopes() {
         let a = Authenticator::new(AuthConfig {
-            bearer_tokens: vec![TokenConfig { token: "reader-token-0123456789".into(), scopes: vec![Scope::Read] }],
+            bearer_tokens: vec![TokenConfig {
+                token: "reader-token-0123456789".into(),
+                scopes: vec![Scope::Read],
+            }],
             basic_auth_users: HashMap::new(),
         });
         let s = a.scopes_for(Some("Bearer reader-token-0123456789")).unwrap();
@@ -194,8 +215,14 @@ mod tests {
             bearer_tokens: vec![],
             basic_auth_users: HashMap::from([("alice".to_string(), hash)]),
         });
-        let ok = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:s3cret"));
-        let bad = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:nope"));
+        let ok = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:s3cret")
+        );
+        let bad = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:nope")
+        );
         assert!(a.scopes_for(Some(&ok)).is_some());
         assert!(a.scopes_for(Some(&ok)).is_some(), "cached path");
         assert!(a.scopes_for(Some(&bad)).is_none());
@@ -204,7 +231,10 @@ mod tests {
     #[test]
     fn validation_reports_weak_tokens_and_bad_hashes() {
         let c = AuthConfig {
-            bearer_tokens: vec![TokenConfig { token: "short".into(), scopes: vec![] }],
+            bearer_tokens: vec![TokenConfig {
+                token: "short".into(),
+                scopes: vec![],
+            }],
             basic_auth_users: HashMap::from([("bob".to_string(), "plaintext".to_string())]),
         };
         assert_eq!(c.validate().len(), 3);

@@ -42,7 +42,11 @@ pub async fn api_health(State(st): State<Arc<AppState>>) -> Response {
     let checks = tokio::task::spawn_blocking(move || {
         let mut checks = Map::new();
         let t = Instant::now();
-        let storage = db.querier(i64::MIN, i64::MAX).label_names(&[]).map(|_| ()).map_err(|e| e.to_string());
+        let storage = db
+            .querier(i64::MIN, i64::MAX)
+            .label_names(&[])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         checks.insert("storage".into(), check(storage, t));
         let t = Instant::now();
         let failures = db.head().counters.wal_failures.load(Ordering::Relaxed);
@@ -50,7 +54,10 @@ pub async fn api_health(State(st): State<Arc<AppState>>) -> Response {
         let wal = if !db.dir().join("wal").is_dir() {
             Err("WAL directory is missing".to_string())
         } else if failures > before {
-            Err(format!("{} WAL write(s) failed since the last check", failures - before))
+            Err(format!(
+                "{} WAL write(s) failed since the last check",
+                failures - before
+            ))
         } else {
             Ok(())
         };
@@ -67,6 +74,10 @@ pub async fn api_health(State(st): State<Arc<AppState>>) -> Response {
         "environment": st.environment,
         "checks": checks,
     });
-    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body)).into_response()
 }

@@ -71,7 +71,10 @@ pub struct BodyLimits {
 
 impl Default for BodyLimits {
     fn default() -> Self {
-        BodyLimits { remote_write_bytes: 32 << 20, default_bytes: 4 << 20 }
+        BodyLimits {
+            remote_write_bytes: 32 << 20,
+            default_bytes: 4 << 20,
+        }
     }
 }
 
@@ -139,7 +142,11 @@ async fn reload(State(st): State<Arc<AppState>>) -> Response {
     }
     match reply_rx.await {
         Ok(Ok(())) => (StatusCode::OK, "config reloaded\n").into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("failed to reload config: {e}\n")).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        )
+            .into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response(),
     }
 }

@@ -1,6 +1,4 @@
 //! The storage engine as a [`SampleSink`] for every ingest path.
-use std::sync::atomic::Ordering;
-
 use ingest::sink::{BatchAppender, CommitError, SampleRefusal, SampleSink};
 use model::Labels;
 use tsdb::{AppendError, Db, HeadAppender};
@@ -22,31 +20,45 @@ struct TsdbBatch {
     app: HeadAppender,
     db: Db,
     max_series: Option<usize>,
-    created_before: u64,
 }
 
-impl BatchAppender for TsdbBatch {
-    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), SampleRefusal> {
+fn refusal(e: AppendError) -> SampleRefusal {
+    match e {
+        AppendError::OutOfOrder => SampleRefusal::OutOfOrder,
+        AppendError::DuplicateTimestamp => SampleRefusal::DuplicateTimestamp,
+        AppendError::OutOfBounds => SampleRefusal::OutOfBounds,
+        other => SampleRefusal::Rejected(other.to_string()),
+    }
+}
+
+impl TsdbBatch {
+    fn check_series_limit(&self, pairs: &[(&str, &str)]) -> Result<(), SampleRefusal> {
         if let Some(max) = self.max_series {
-            if self.db.head().num_series() >= max && !self.db.head().contains(labels) {
+            if self.db.head().num_series() >= max && !self.db.head().contains_pairs(pairs) {
                 return Err(SampleRefusal::Rejected(format!(
                     "series limit of {max} reached (limits.max_series); new series are refused until old ones are removed"
                 )));
             }
         }
-        self.app.append(labels, t, v).map(|_| ()).map_err(|e| match e {
-            AppendError::OutOfOrder => SampleRefusal::OutOfOrder,
-            AppendError::DuplicateTimestamp => SampleRefusal::DuplicateTimestamp,
-            AppendError::OutOfBounds => SampleRefusal::OutOfBounds,
-            other => SampleRefusal::Rejected(other.to_string()),
-        })
+        Ok(())
+    }
+}
+
+impl BatchAppender for TsdbBatch {
+    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), SampleRefusal> {
+        let pairs: Vec<(&str, &str)> = labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
+        self.append_pairs(&pairs, t, v)
+    }
+
+    fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<(), SampleRefusal> {
+        self.check_series_limit(pairs)?;
+        self.app.append_pairs(pairs, t, v).map(|_| ()).map_err(refusal)
     }
 
     fn commit(self: Box<Self>) -> Result<u64, CommitError> {
-        let this = *self;
-        this.app.commit().map_err(|e| CommitError(e.to_string()))?;
-        let created = this.db.head().counters.series_created.load(Ordering::Relaxed);
-        Ok(created.saturating_sub(this.created_before))
+        let created = self.app.series_created();
+        self.app.commit().map_err(|e| CommitError(e.to_string()))?;
+        Ok(created)
     }
 }
 
@@ -56,7 +68,6 @@ impl SampleSink for TsdbSink {
             app: self.db.appender(),
             db: self.db.clone(),
             max_series: self.max_series,
-            created_before: self.db.head().counters.series_created.load(Ordering::Relaxed),
         })
     }
 }

@@ -49,11 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(Into::into)
         .unwrap_or_else(std::env::temp_dir);
     let tmp = tempfile::tempdir_in(&base)?;
-    println!(
-        "wal bench in {} ({} byte records)",
-        tmp.path().display(),
-        RECORD_SIZE
-    );
+    println!("wal bench in {} ({} byte records)", tmp.path().display(), RECORD_SIZE);
     let records: Vec<Vec<u8>> = (0..1024).map(record).collect();
 
     // Never: page cache only.
@@ -64,22 +60,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for i in 0..NEVER_RECORDS {
             wal.log(&[&records[(i % 1024) as usize]])?;
         }
-        report(
-            "log, FsyncPolicy::Never, 1 thread",
-            NEVER_RECORDS,
-            start.elapsed(),
-        );
+        report("log, FsyncPolicy::Never, 1 thread", NEVER_RECORDS, start.elapsed());
         wal.sync()?;
-        report(
-            "  … including a final sync()",
-            NEVER_RECORDS,
-            start.elapsed(),
-        );
+        report("  … including a final sync()", NEVER_RECORDS, start.elapsed());
         let st = wal.stats();
-        println!(
-            "  segments created: {}, fsyncs: {}",
-            st.segments_created, st.fsyncs
-        );
+        println!("  segments created: {}, fsyncs: {}", st.segments_created, st.fsyncs);
     }
 
     // Replay of what Never wrote (page-cache warm).
@@ -90,11 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             n += r.len() as u64 / RECORD_SIZE as u64;
             Ok(())
         })?;
-        report(
-            "replay (open), page cache warm",
-            stats.records,
-            start.elapsed(),
-        );
+        report("replay (open), page cache warm", stats.records, start.elapsed());
         assert_eq!(stats.records, NEVER_RECORDS);
         assert_eq!(n, NEVER_RECORDS);
     }
@@ -118,9 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report("log, FsyncPolicy::Always, 1 thread", n, elapsed);
         let st = wal.stats();
         let fsyncs = st.fsyncs - before.fsyncs;
-        let avg_us = (st.fsync_duration_ns - before.fsync_duration_ns) as f64
-            / fsyncs.max(1) as f64
-            / 1000.0;
+        let avg_us = (st.fsync_duration_ns - before.fsync_duration_ns) as f64 / fsyncs.max(1) as f64 / 1000.0;
         println!(
             "  fsyncs: {fsyncs} ({:.2} log calls per fsync, avg fsync {avg_us:.0} µs)",
             n as f64 / fsyncs.max(1) as f64
@@ -142,8 +121,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let start = Instant::now();
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
-                let (wal, records, total) =
-                    (Arc::clone(&wal), Arc::clone(&records), Arc::clone(&total));
+                let (wal, records, total) = (Arc::clone(&wal), Arc::clone(&records), Arc::clone(&total));
                 std::thread::spawn(move || -> Result<(), tsdb::wal::WalError> {
                     let mut n = t;
                     while start.elapsed() < ALWAYS_DURATION {

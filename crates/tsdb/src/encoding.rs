@@ -87,7 +87,11 @@ impl<'a> Decoder<'a> {
 
     /// `n` raw bytes.
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or(DecodeError::Eof(self.pos))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or(DecodeError::Eof(self.pos))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)

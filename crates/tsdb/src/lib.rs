@@ -10,6 +10,7 @@
 //! `record.rs` (what the head writes into the WAL).
 #![warn(missing_docs)]
 
+pub mod block;
 pub mod chunk;
 mod encoding;
 pub mod head;
@@ -81,10 +82,18 @@ impl Db {
     /// Opens (creating if needed) the database in `dir`, replaying the WAL.
     pub fn open(dir: &Path, opts: Options) -> Result<(Db, OpenReport), DbError> {
         let start = Instant::now();
-        let io = |source| DbError::Io { path: dir.to_path_buf(), source };
+        let io = |source| DbError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io)?;
         let lock_path = dir.join("lock");
-        let lock = File::options().create(true).truncate(false).write(true).open(&lock_path).map_err(io)?;
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
         if lock.try_lock().is_err() {
             return Err(DbError::Locked(dir.to_path_buf()));
         }
@@ -95,8 +104,19 @@ impl Db {
             (wal, stats, replayer.outcome)
         };
         head.wal = Some(wal);
-        let report = OpenReport { wal: wal_stats, head: outcome, duration: start.elapsed() };
-        Ok((Db { head: Arc::new(head), dir: dir.to_path_buf(), _lock: Arc::new(lock) }, report))
+        let report = OpenReport {
+            wal: wal_stats,
+            head: outcome,
+            duration: start.elapsed(),
+        };
+        Ok((
+            Db {
+                head: Arc::new(head),
+                dir: dir.to_path_buf(),
+                _lock: Arc::new(lock),
+            },
+            report,
+        ))
     }
 
     /// A new appender.

@@ -82,7 +82,10 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
                     let value = d.str()?;
                     labels.push(Label::new(name, value));
                 }
-                out.push(RefSeries { series_ref, labels: Labels::from_pairs(labels.into_iter().map(|l| (l.name, l.value))) });
+                out.push(RefSeries {
+                    series_ref,
+                    labels: Labels::from_pairs(labels.into_iter().map(|l| (l.name, l.value))),
+                });
             }
             Ok(Record::Series(out))
         }
@@ -94,7 +97,10 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
                 let series_ref = d.uvarint()?;
                 let t = base.wrapping_add(d.varint()?);
                 let v = f64::from_bits(d.u64_be()?);
-                out.push(RefSample { series_ref, sample: Sample { t, v } });
+                out.push(RefSample {
+                    series_ref,
+                    sample: Sample { t, v },
+                });
             }
             Ok(Record::Samples(out))
         }
@@ -109,7 +115,10 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let mut buf = Vec::new();
-        encode_series(&mut buf, vec![(7u64, vec![("__name__", "up"), ("job", "a")])].into_iter());
+        encode_series(
+            &mut buf,
+            vec![(7u64, vec![("__name__", "up"), ("job", "a")])].into_iter(),
+        );
         match decode(&buf).unwrap() {
             Record::Series(s) => {
                 assert_eq!(s.len(), 1);
@@ -119,8 +128,17 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let samples = vec![
-            RefSample { series_ref: 7, sample: Sample { t: 1000, v: 1.5 } },
-            RefSample { series_ref: 9, sample: Sample { t: 900, v: model::STALE_NAN } },
+            RefSample {
+                series_ref: 7,
+                sample: Sample { t: 1000, v: 1.5 },
+            },
+            RefSample {
+                series_ref: 9,
+                sample: Sample {
+                    t: 900,
+                    v: model::STALE_NAN,
+                },
+            },
         ];
         buf.clear();
         encode_samples(&mut buf, &samples);

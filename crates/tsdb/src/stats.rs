@@ -69,17 +69,33 @@ impl Db {
                     count += 1;
                     bytes += val.len() as u64;
                     if n == METRIC_NAME {
-                        by_metric.push(NameCount { name: val.to_string(), value: list.len() as u64 });
+                        by_metric.push(NameCount {
+                            name: val.to_string(),
+                            value: list.len() as u64,
+                        });
                     }
-                    pairs.push(NameCount { name: format!("{n}={val}"), value: list.len() as u64 });
+                    pairs.push(NameCount {
+                        name: format!("{n}={val}"),
+                        value: list.len() as u64,
+                    });
                 }
-                value_counts.push(NameCount { name: n.to_string(), value: count });
-                memory.push(NameCount { name: n.to_string(), value: bytes });
+                value_counts.push(NameCount {
+                    name: n.to_string(),
+                    value: count,
+                });
+                memory.push(NameCount {
+                    name: n.to_string(),
+                    value: bytes,
+                });
             }
         });
         let num_label_pairs = postings.num_pairs() as u64;
         drop(postings);
-        let chunk_count = head.all_series().iter().map(|s| s.data.lock().chunks.len() as u64).sum();
+        let chunk_count = head
+            .all_series()
+            .iter()
+            .map(|s| s.data.lock().chunks.len() as u64)
+            .sum();
         CardinalityStats {
             head_stats: HeadStats {
                 num_series: head.num_series() as u64,

@@ -23,8 +23,8 @@ const MAX_REPEAT: u32 = 1000;
 /// POSIX classes Go accepts inside brackets (`[[:alpha:]]`, `[[:^alpha:]]`).
 /// They have the same (ASCII) meaning in the `regex` crate.
 const POSIX_CLASSES: [&str; 14] = [
-    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
-    "space", "upper", "word", "xdigit",
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "word",
+    "xdigit",
 ];
 
 /// Rewrites the Go regular expression `pattern` into `regex`-crate syntax
@@ -208,10 +208,7 @@ impl Translator {
             None => return Err("invalid character class range: `\\p`".to_string()),
             Some('{') => {
                 let Some(len) = self.chars[self.pos..].iter().position(|&c| c == '}') else {
-                    return Err(format!(
-                        "invalid character class range: `\\p{}`",
-                        self.rest()
-                    ));
+                    return Err(format!("invalid character class range: `\\p{}`", self.rest()));
                 };
                 let name: String = self.chars[self.pos + 1..self.pos + len].iter().collect();
                 self.pos += len + 1;
@@ -466,8 +463,7 @@ pub(crate) fn expand(template: &str, caps: &Captures<'_>, dst: &mut String) {
 
 /// Go's `extract`: the reference name after a `$` and the text after it.
 fn extract_name(s: &str) -> Option<(&str, &str)> {
-    static NAME: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^[\p{L}\p{Nd}_]+").expect("valid name regex"));
+    static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[\p{L}\p{Nd}_]+").expect("valid name regex"));
     let (braced, body) = match s.strip_prefix('{') {
         Some(body) => (true, body),
         None => (false, s),

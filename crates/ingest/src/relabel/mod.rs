@@ -38,6 +38,9 @@ pub const DEFAULT_REGEX: &str = "(.*)";
 /// Default `replacement`.
 pub const DEFAULT_REPLACEMENT: &str = "$1";
 
+/// Compiled-size cap for one relabel regex.
+const REGEX_SIZE_LIMIT: usize = 256 << 20;
+
 /// What a relabel step does.
 ///
 /// Serialised in lowercase (`replace`, `keep`, `drop`, `keepequal`,
@@ -153,13 +156,19 @@ impl RelabelRegex {
             message,
         };
         let translated = gocompat::translate_regex(pattern).map_err(invalid)?;
-        let regex = regex::Regex::new(&format!("^(?:{translated})$")).map_err(|e| {
-            // The regex crate draws a caret diagram of the (translated)
-            // pattern; keep only the explanation.
-            let text = e.to_string();
-            let last = text.lines().last().unwrap_or_default();
-            invalid(last.strip_prefix("error: ").unwrap_or(last).to_string())
-        })?;
+        // Go has no compiled-size limit (only its 1000 repetition cap), so
+        // allow far more than the regex crate's 10 MiB default: a config
+        // like `\pL{1000}` is valid in Prometheus.
+        let regex = regex::RegexBuilder::new(&format!("^(?:{translated})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| {
+                // The regex crate draws a caret diagram of the (translated)
+                // pattern; keep only the explanation.
+                let text = e.to_string();
+                let last = text.lines().last().unwrap_or_default();
+                invalid(last.strip_prefix("error: ").unwrap_or(last).to_string())
+            })?;
         Ok(RelabelRegex {
             original: pattern.to_string(),
             regex,

@@ -72,11 +72,7 @@ fn label_action(regex: &str, replacement: &str, action: Action) -> RelabelConfig
 }
 
 const ABC: &[(&str, &str)] = &[("a", "foo"), ("b", "bar"), ("c", "baz")];
-const PORTS: &[(&str, &str)] = &[
-    ("__tmp_port", "1234"),
-    ("__port1", "1234"),
-    ("__port2", "5678"),
-];
+const PORTS: &[(&str, &str)] = &[("__tmp_port", "1234"), ("__port1", "1234"), ("__port2", "5678")];
 
 // ---------------------------------------------------------------------------
 // Prometheus TestRelabel rows.
@@ -152,11 +148,7 @@ fn prom_07_drop_regex_is_anchored() {
 
 #[test]
 fn prom_08_keep_no_match_drops() {
-    check(
-        &[("a", "foo")],
-        &[with_action(&["a"], "no-match", Action::Keep)],
-        None,
-    );
+    check(&[("a", "foo")], &[with_action(&["a"], "no-match", Action::Keep)], None);
 }
 
 #[test]
@@ -274,12 +266,7 @@ fn prom_18_real_life_tags() {
                 "${1}",
             ),
             replace(&["__meta_sd_tags"], "(?:.+,|^)job:([^,]+).*", "job", "${1}"),
-            replace(
-                &["__meta_sd_tags"],
-                "(?:.+,|^)label:([^=]+)=([^,]+).*",
-                "${1}",
-                "${2}",
-            ),
+            replace(&["__meta_sd_tags"], "(?:.+,|^)label:([^=]+)=([^,]+).*", "${1}", "${2}"),
         ],
         Some(&[
             ("__meta_sd_tags", "path:/secret,job:some-job,label:foo=bar"),
@@ -298,11 +285,7 @@ fn prom_19_issue_12283_labeldrop_then_set_again() {
             ("__meta_kubernetes_pod_annotation_XXX_metrics_port", "9091"),
         ],
         &[
-            label_action(
-                "^__meta_kubernetes_pod_container_port_name$",
-                "$1",
-                Action::LabelDrop,
-            ),
+            label_action("^__meta_kubernetes_pod_container_port_name$", "$1", Action::LabelDrop),
             replace(
                 &["__meta_kubernetes_pod_annotation_XXX_metrics_port"],
                 "(.+)",
@@ -446,15 +429,8 @@ fn replace_templated_target_with_empty_value_keeps_expanded_label() {
 
 #[test]
 fn replace_overwrites_and_labels_stay_sorted() {
-    let out = process(
-        &ls(&[("z", "1"), ("a", "2")]),
-        &[replace(&["z"], "(.*)", "m", "v$1")],
-    )
-    .unwrap();
-    let got: Vec<_> = out
-        .iter()
-        .map(|l| (l.name.as_str(), l.value.as_str()))
-        .collect();
+    let out = process(&ls(&[("z", "1"), ("a", "2")]), &[replace(&["z"], "(.*)", "m", "v$1")]).unwrap();
+    let got: Vec<_> = out.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect();
     assert_eq!(got, [("a", "2"), ("m", "v1"), ("z", "1")]);
 }
 
@@ -528,6 +504,8 @@ fn regex_follows_go_syntax() {
     assert!(!re("a.b").is_match("a\nb"));
     assert!(RelabelRegex::new("(?x)a b").is_err());
     assert!(re("(?P<x>a)b").is_match("ab"));
+    // Large but valid for Go.
+    assert!(re(r"\pL{1000}").is_match(&"é".repeat(1000)));
     // The anchors wrap the whole expression.
     assert!(!re("a|b").is_match("ab"));
     assert!(re("^x$").is_match("x"));
@@ -540,10 +518,7 @@ fn invalid_regex_error_names_pattern() {
         matches!(&err, RelabelError::InvalidRegex { pattern, .. } if pattern == "(a"),
         "{err:?}"
     );
-    assert!(
-        err.to_string().starts_with("error parsing regexp \"(a\": "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("error parsing regexp \"(a\": "), "{err}");
 }
 
 #[test]
@@ -564,11 +539,7 @@ fn case_mapping_follows_go() {
             target_action(&["v"], "up", Action::Uppercase),
             target_action(&["v"], "low", Action::Lowercase),
         ],
-        Some(&[
-            ("v", "Straße ᾳ İ ǅ"),
-            ("up", "STRAßE ᾼ İ Ǆ"),
-            ("low", "straße ᾳ i ǆ"),
-        ]),
+        Some(&[("v", "Straße ᾳ İ ǅ"), ("up", "STRAßE ᾼ İ Ǆ"), ("low", "straße ᾳ i ǆ")]),
     );
 }
 
@@ -629,25 +600,15 @@ fn keepequal_with_missing_labels_compares_empty() {
         &[target_action(&["x"], "y", Action::KeepEqual)],
         Some(&[("a", "1")]),
     );
-    check(
-        &[("a", "1")],
-        &[target_action(&["x"], "y", Action::DropEqual)],
-        None,
-    );
+    check(&[("a", "1")], &[target_action(&["x"], "y", Action::DropEqual)], None);
 }
 
 #[test]
 fn process_builder_edits_in_place() {
     let mut lb = ls(&[("a", "1")]).to_builder();
-    assert!(process_builder(
-        &mut lb,
-        &[replace(&["a"], "(.*)", "b", "$1$1")]
-    ));
+    assert!(process_builder(&mut lb, &[replace(&["a"], "(.*)", "b", "$1$1")]));
     assert_eq!(lb.build(), ls(&[("a", "1"), ("b", "11")]));
-    assert!(!process_builder(
-        &mut lb,
-        &[with_action(&["b"], "11", Action::Drop)]
-    ));
+    assert!(!process_builder(&mut lb, &[with_action(&["b"], "11", Action::Drop)]));
     assert_eq!(process(&ls(&[("a", "1")]), &[]), Some(ls(&[("a", "1")])));
 }
 
@@ -790,9 +751,7 @@ fn validation_rules() {
         r#""${1}" is invalid 'target_label' for hashmod action"#,
     );
     for action in [KeepEqual, DropEqual] {
-        let msg = format!(
-            "{action} action requires only 'source_labels' and `target_label`, and no other fields"
-        );
+        let msg = format!("{action} action requires only 'source_labels' and `target_label`, and no other fields");
         let base = target_action(&["a"], "b", action);
         invalid(
             RelabelConfig {
@@ -931,10 +890,7 @@ fn yaml_defaults_applied() {
     assert_eq!(configs[1].action, Action::Replace);
     assert_eq!(configs[2].source_labels, Vec::<String>::new());
     assert_eq!(configs[2].replacement, "prod");
-    assert_eq!(
-        (configs[3].action, configs[3].modulus),
-        (Action::HashMod, 4)
-    );
+    assert_eq!((configs[3].action, configs[3].modulus), (Action::HashMod, 4));
     assert_eq!(
         (configs[4].action, configs[4].replacement.as_str()),
         (Action::LabelMap, "$1")
@@ -1004,10 +960,7 @@ fn yaml_prometheus_example_config() {
         ]))
     );
     let input = ls(&[("__meta_dns_name", "a-some-r"), ("job", "j")]);
-    assert_eq!(
-        process(&input, &configs).unwrap().get("job"),
-        Some("foo-j;a-")
-    );
+    assert_eq!(process(&input, &configs).unwrap().get("job"), Some("foo-j;a-"));
 }
 
 const KUBERNETES: &str = r#"
@@ -1116,44 +1069,23 @@ fn kubernetes_target(address: &str) -> Vec<(&str, &str)> {
         ("__meta_kubernetes_pod_container_port_number", "80"),
         ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
         ("__meta_kubernetes_pod_controller_kind", "DaemonSet"),
-        (
-            "__meta_kubernetes_pod_controller_name",
-            "promtail-loki-boltdb-shipper",
-        ),
+        ("__meta_kubernetes_pod_controller_name", "promtail-loki-boltdb-shipper"),
         ("__meta_kubernetes_pod_host_ip", "10.128.0.178"),
         ("__meta_kubernetes_pod_ip", "10.132.183.40"),
-        (
-            "__meta_kubernetes_pod_label_controller_revision_hash",
-            "555b77cd7d",
-        ),
-        (
-            "__meta_kubernetes_pod_label_name",
-            "promtail-loki-boltdb-shipper",
-        ),
+        ("__meta_kubernetes_pod_label_controller_revision_hash", "555b77cd7d"),
+        ("__meta_kubernetes_pod_label_name", "promtail-loki-boltdb-shipper"),
         ("__meta_kubernetes_pod_label_pod_template_generation", "45"),
-        (
-            "__meta_kubernetes_pod_labelpresent_controller_revision_hash",
-            "true",
-        ),
+        ("__meta_kubernetes_pod_labelpresent_controller_revision_hash", "true"),
         ("__meta_kubernetes_pod_labelpresent_name", "true"),
-        (
-            "__meta_kubernetes_pod_labelpresent_pod_template_generation",
-            "true",
-        ),
-        (
-            "__meta_kubernetes_pod_name",
-            "promtail-loki-boltdb-shipper-jgtr7",
-        ),
+        ("__meta_kubernetes_pod_labelpresent_pod_template_generation", "true"),
+        ("__meta_kubernetes_pod_name", "promtail-loki-boltdb-shipper-jgtr7"),
         (
             "__meta_kubernetes_pod_node_name",
             "gke-dev-us-central-0-main-n2s8-2-14d53341-9hkr",
         ),
         ("__meta_kubernetes_pod_phase", "Running"),
         ("__meta_kubernetes_pod_ready", "true"),
-        (
-            "__meta_kubernetes_pod_uid",
-            "4c586419-7f6c-448d-aeec-ca4fa5b05e60",
-        ),
+        ("__meta_kubernetes_pod_uid", "4c586419-7f6c-448d-aeec-ca4fa5b05e60"),
         ("__metrics_path__", "/metrics"),
         ("__scheme__", "http"),
         ("__scrape_interval__", "15s"),
@@ -1170,10 +1102,7 @@ fn yaml_prometheus_kubernetes_config() {
     assert_eq!(configs.len(), 20);
 
     // md5 shard of "10.132.183.40:80" is 1: not this server's.
-    assert_eq!(
-        process(&ls(&kubernetes_target("10.132.183.40:80")), &configs),
-        None
-    );
+    assert_eq!(process(&ls(&kubernetes_target("10.132.183.40:80")), &configs), None);
 
     // "10.132.183.42:80" is in shard 0.
     let input = ls(&kubernetes_target("10.132.183.42:80"));
@@ -1183,10 +1112,7 @@ fn yaml_prometheus_kubernetes_config() {
     expected.extend([
         ("cluster", "dev-us-central-0"),
         ("container", "promtail"),
-        (
-            "instance",
-            "promtail-loki-boltdb-shipper-jgtr7:promtail:http-metrics",
-        ),
+        ("instance", "promtail-loki-boltdb-shipper-jgtr7:promtail:http-metrics"),
         ("job", "loki-boltdb-shipper/promtail-loki-boltdb-shipper"),
         ("namespace", "loki-boltdb-shipper"),
         ("pod", "promtail-loki-boltdb-shipper-jgtr7"),
@@ -1195,14 +1121,8 @@ fn yaml_prometheus_kubernetes_config() {
 
     // With the port annotation the address is rewritten.
     let mut with_port = kubernetes_target("10.132.183.42:80");
-    with_port.push((
-        "__meta_kubernetes_pod_annotation_prometheus_io_port",
-        "9102",
-    ));
-    with_port.push((
-        "__meta_kubernetes_pod_annotation_prometheus_io_param_format",
-        "text",
-    ));
+    with_port.push(("__meta_kubernetes_pod_annotation_prometheus_io_port", "9102"));
+    with_port.push(("__meta_kubernetes_pod_annotation_prometheus_io_param_format", "text"));
     let out = process(&ls(&with_port), &configs[..17]).unwrap();
     assert_eq!(out.get("__address__"), Some("10.132.183.42:9102"));
     assert_eq!(out.get("__param_format"), Some("text"));
@@ -1219,17 +1139,35 @@ fn yaml_invalid_configs_rejected_with_prometheus_messages() {
     let cases = [
         ("- action: nope\n  target_label: x\n", "unknown relabel action \"nope\""),
         ("- action:\n  target_label: x\n", "relabel action cannot be empty"),
-        ("- source_labels: [a]\n", "relabel configuration for replace action requires 'target_label' value"),
-        ("- action: hashmod\n  target_label: h\n", "relabel configuration for hashmod requires non-zero modulus"),
-        ("- source_labels: [a-b]\n  target_label: x\n", "\"a-b\" is not a valid label name"),
+        (
+            "- source_labels: [a]\n",
+            "relabel configuration for replace action requires 'target_label' value",
+        ),
+        (
+            "- action: hashmod\n  target_label: h\n",
+            "relabel configuration for hashmod requires non-zero modulus",
+        ),
+        (
+            "- source_labels: [a-b]\n  target_label: x\n",
+            "\"a-b\" is not a valid label name",
+        ),
         ("- regex: '(a'\n  target_label: x\n", "error parsing regexp \"(a\""),
-        ("- regex: x\n  source_labels: [a]\n  action: labeldrop\n", "labeldrop action requires only 'regex'"),
-        ("- regex: x\n  replacement: l-$1\n  action: labelmap\n", "\"l-$1\" is invalid 'replacement' for labelmap action"),
+        (
+            "- regex: x\n  source_labels: [a]\n  action: labeldrop\n",
+            "labeldrop action requires only 'regex'",
+        ),
+        (
+            "- regex: x\n  replacement: l-$1\n  action: labelmap\n",
+            "\"l-$1\" is invalid 'replacement' for labelmap action",
+        ),
         (
             "- source_labels: [a]\n  target_label: b\n  regex: x\n  action: dropequal\n",
             "dropequal action requires only 'source_labels' and `target_label`, and no other fields",
         ),
-        ("- target_label: 'a b'\n", "\"a b\" is invalid 'target_label' for replace action"),
+        (
+            "- target_label: 'a b'\n",
+            "\"a b\" is invalid 'target_label' for replace action",
+        ),
     ];
     for (yaml, want) in cases {
         let err = parse_err(yaml);
@@ -1240,9 +1178,7 @@ fn yaml_invalid_configs_rejected_with_prometheus_messages() {
 #[test]
 fn yaml_nulls_and_scalars_like_go() {
     // Explicit nulls give zero values; non-string scalars are their text.
-    let c =
-        &parse("- source_labels:\n  separator:\n  replacement:\n  target_label: t\n  regex: 1\n")
-            .unwrap()[0];
+    let c = &parse("- source_labels:\n  separator:\n  replacement:\n  target_label: t\n  regex: 1\n").unwrap()[0];
     assert_eq!(c.source_labels, Vec::<String>::new());
     assert_eq!(c.separator, "");
     assert_eq!(c.replacement, "");

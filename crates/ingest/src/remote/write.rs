@@ -7,13 +7,12 @@
 //! rest of the request — the good samples are committed and the answer is
 //! still a 400 naming what was refused, as Mimir does. The client sees the
 //! same status either way, so it neither retries nor loses more than it must.
-use std::collections::HashSet;
-
 use model::{is_valid_label_name, is_valid_metric_name, Labels, METRIC_NAME};
 use prost::Message;
 
 use super::proto::WriteRequest;
-use crate::sink::{SampleRefusal, SampleSink};
+use super::wire;
+use crate::sink::SampleSink;
 
 /// Limits that protect the server from one request.
 #[derive(Debug, Clone)]
@@ -103,8 +102,9 @@ pub struct WriteOutcome {
     pub exemplars_ignored: u64,
 }
 
-/// Decompresses and decodes a remote write body.
-pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<WriteRequest, WriteError> {
+/// Decompresses a snappy block-format body, refusing oversize output before
+/// allocating it.
+pub fn decompress(body: &[u8], limits: &WriteLimits) -> Result<Vec<u8>, WriteError> {
     let size = snap::raw::decompress_len(body).map_err(|e| WriteError::Snappy(e.to_string()))?;
     if size > limits.max_decompressed_bytes {
         return Err(WriteError::TooLarge {
@@ -112,134 +112,139 @@ pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<WriteRe
             limit: limits.max_decompressed_bytes,
         });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| WriteError::Snappy(e.to_string()))?;
+        .map_err(|e| WriteError::Snappy(e.to_string()))
+}
+
+/// Decompresses and decodes a remote write body with the generated
+/// (allocating) decoder; the ingest path uses [`ingest_write_body`].
+pub fn decode_write_request(body: &[u8], limits: &WriteLimits) -> Result<WriteRequest, WriteError> {
+    let raw = decompress(body, limits)?;
     WriteRequest::decode(raw.as_slice()).map_err(|e| WriteError::Protobuf(e.to_string()))
 }
 
-fn validate_series(
-    labels: &[super::proto::Label],
-    limits: &WriteLimits,
-) -> Result<Labels, WriteError> {
-    let printable = || {
-        let mut s: Vec<String> = labels
-            .iter()
-            .take(8)
-            .map(|l| format!("{}={:?}", l.name, l.value))
-            .collect();
-        if labels.len() > 8 {
-            s.push("...".into());
-        }
-        format!("{{{}}}", s.join(", "))
-    };
-    let invalid = |reason: String| WriteError::InvalidSeries {
-        series: printable(),
-        reason,
-    };
-    if labels.len() > limits.max_labels_per_series {
-        return Err(invalid(format!(
-            "{} labels exceed the limit of {} (limits.remote_write.max_labels_per_series)",
-            labels.len(),
-            limits.max_labels_per_series
-        )));
+fn printable(pairs: &[(&str, &str)]) -> String {
+    let mut s: Vec<String> = pairs.iter().take(8).map(|(n, v)| format!("{n}={v:?}")).collect();
+    if pairs.len() > 8 {
+        s.push("...".into());
     }
-    let mut seen = HashSet::with_capacity(labels.len());
-    for l in labels {
-        if l.name.len() > limits.max_label_name_length {
-            return Err(invalid(format!(
-                "label name of {} bytes exceeds the limit of {} (limits.remote_write.max_label_name_length)",
-                l.name.len(),
-                limits.max_label_name_length
-            )));
-        }
-        if l.value.len() > limits.max_label_value_length {
-            return Err(invalid(format!(
-                "value of label {:?} is {} bytes, over the limit of {} (limits.remote_write.max_label_value_length)",
-                l.name,
-                l.value.len(),
-                limits.max_label_value_length
-            )));
-        }
-        if l.name == METRIC_NAME {
-            if !is_valid_metric_name(&l.value) {
-                return Err(invalid(format!("invalid metric name {:?}", l.value)));
-            }
-        } else if !is_valid_label_name(&l.name) {
-            return Err(invalid(format!("invalid label name {:?}", l.name)));
-        }
-        if !seen.insert(l.name.as_str()) {
-            return Err(invalid(format!("duplicate label name {:?}", l.name)));
-        }
-    }
-    let set = Labels::from_pairs(labels.iter().map(|l| (l.name.as_str(), l.value.as_str())));
-    if set.metric_name().is_none() {
-        return Err(invalid("series has no metric name (__name__)".into()));
-    }
-    Ok(set)
+    format!("{{{}}}", s.join(", "))
 }
 
-/// Validates the whole request, then appends it through `sink` in one batch.
+/// Sorts a series' labels, drops empty values and checks names and limits.
+fn validate_series(pairs: &mut Vec<(&str, &str)>, limits: &WriteLimits) -> Result<(), WriteError> {
+    let invalid = |pairs: &[(&str, &str)], reason: String| WriteError::InvalidSeries {
+        series: printable(pairs),
+        reason,
+    };
+    if pairs.len() > limits.max_labels_per_series {
+        return Err(invalid(
+            pairs,
+            format!(
+                "{} labels exceed the limit of {} (limits.remote_write.max_labels_per_series)",
+                pairs.len(),
+                limits.max_labels_per_series
+            ),
+        ));
+    }
+    for (name, value) in pairs.iter() {
+        if name.len() > limits.max_label_name_length {
+            return Err(invalid(
+                pairs,
+                format!(
+                    "label name of {} bytes exceeds the limit of {} (limits.remote_write.max_label_name_length)",
+                    name.len(),
+                    limits.max_label_name_length
+                ),
+            ));
+        }
+        if value.len() > limits.max_label_value_length {
+            return Err(invalid(
+                pairs,
+                format!(
+                    "value of label {name:?} is {} bytes, over the limit of {} (limits.remote_write.max_label_value_length)",
+                    value.len(),
+                    limits.max_label_value_length
+                ),
+            ));
+        }
+        if *name == METRIC_NAME {
+            if !is_valid_metric_name(value) {
+                return Err(invalid(pairs, format!("invalid metric name {value:?}")));
+            }
+        } else if !is_valid_label_name(name) {
+            return Err(invalid(pairs, format!("invalid label name {name:?}")));
+        }
+    }
+    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
+        let dup = w[0].0;
+        return Err(invalid(pairs, format!("duplicate label name {dup:?}")));
+    }
+    pairs.retain(|(_, v)| !v.is_empty());
+    if pairs.first().map(|p| p.0) != Some(METRIC_NAME) && !pairs.iter().any(|p| p.0 == METRIC_NAME) {
+        return Err(invalid(pairs, "series has no metric name (__name__)".into()));
+    }
+    Ok(())
+}
+
+/// Decompresses, decodes, validates and stores a remote write body.
+pub fn ingest_write_body(body: &[u8], sink: &dyn SampleSink, limits: &WriteLimits) -> Result<WriteOutcome, WriteError> {
+    let raw = decompress(body, limits)?;
+    ingest_write_request(&raw, sink, limits)
+}
+
+/// Validates a decompressed `WriteRequest`, then appends it through `sink`
+/// in one batch. An invalid series refuses the request before anything is
+/// stored.
 pub fn ingest_write_request(
-    req: &WriteRequest,
+    raw: &[u8],
     sink: &dyn SampleSink,
     limits: &WriteLimits,
 ) -> Result<WriteOutcome, WriteError> {
+    let view = wire::decode(raw).map_err(WriteError::Protobuf)?;
     let mut outcome = WriteOutcome::default();
-    // Validate everything first, so an invalid series refuses the request
-    // before anything is stored.
-    let mut series = Vec::with_capacity(req.timeseries.len());
-    for ts in &req.timeseries {
-        if !ts.histograms.is_empty() {
+    let mut series: Vec<Vec<(&str, &str)>> = Vec::with_capacity(view.series.len());
+    for s in &view.series {
+        let mut pairs = view.labels[s.labels.clone()].to_vec();
+        if s.histograms > 0 {
             return Err(WriteError::InvalidSeries {
-                series: format!(
-                    "{:?}",
-                    ts.labels
-                        .iter()
-                        .map(|l| (&l.name, &l.value))
-                        .collect::<Vec<_>>()
-                ),
-                reason: "native histogram samples are not supported yet; send classic histograms"
-                    .into(),
+                series: printable(&pairs),
+                reason: "native histogram samples are not supported yet; send classic histograms".into(),
             });
         }
-        series.push(validate_series(&ts.labels, limits)?);
+        validate_series(&mut pairs, limits)?;
+        series.push(pairs);
     }
     let mut app = sink.appender();
     let mut refused = 0u64;
     let mut total = 0u64;
     let mut first: Option<String> = None;
-    for (ts, labels) in req.timeseries.iter().zip(&series) {
+    for (s, pairs) in view.series.iter().zip(&series) {
         outcome.series += 1;
-        outcome.exemplars_ignored += ts.exemplars.len() as u64;
-        for s in &ts.samples {
+        outcome.exemplars_ignored += s.exemplars as u64;
+        for &(t, v) in &view.samples[s.samples.clone()] {
             total += 1;
-            match app.append(labels, s.timestamp, s.value) {
+            match app.append_pairs(pairs, t, v) {
                 Ok(()) => outcome.samples += 1,
                 Err(e) => {
                     refused += 1;
                     if first.is_none() {
-                        first = Some(describe_refusal(&e, labels, s.timestamp));
+                        first = Some(format!(
+                            "{e} for series {} at timestamp {t}",
+                            Labels::from_pairs(pairs.iter().copied())
+                        ));
                     }
                 }
             }
         }
     }
-    outcome.series_created = app
-        .commit()
-        .map_err(|e| WriteError::Storage(e.to_string()))?;
+    outcome.series_created = app.commit().map_err(|e| WriteError::Storage(e.to_string()))?;
     match first {
-        Some(first) => Err(WriteError::Refused {
-            first,
-            refused,
-            total,
-        }),
+        Some(first) => Err(WriteError::Refused { first, refused, total }),
         None => Ok(outcome),
     }
-}
-
-fn describe_refusal(e: &SampleRefusal, labels: &Labels, t: i64) -> String {
-    format!("{e} for series {labels} at timestamp {t}")
 }
 
 #[cfg(test)]
@@ -250,7 +255,7 @@ mod tests {
 
     use super::*;
     use crate::remote::proto::{Label, Sample, TimeSeries};
-    use crate::sink::{BatchAppender, CommitError};
+    use crate::sink::{BatchAppender, CommitError, SampleRefusal};
 
     #[derive(Default)]
     struct MemSink {
@@ -312,23 +317,19 @@ mod tests {
     }
 
     fn encode(req: &WriteRequest) -> Vec<u8> {
-        snap::raw::Encoder::new()
-            .compress_vec(&req.encode_to_vec())
-            .unwrap()
+        snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
     }
 
     #[test]
     fn round_trip_stores_all_samples() {
         let req = WriteRequest {
-            timeseries: vec![ts(
-                &[("__name__", "up"), ("job", "a")],
-                &[(1, 1.0), (2, 0.0)],
-            )],
+            timeseries: vec![ts(&[("__name__", "up"), ("job", "a")], &[(1, 1.0), (2, 0.0)])],
             metadata: vec![],
         };
         let decoded = decode_write_request(&encode(&req), &WriteLimits::default()).unwrap();
+        assert_eq!(decoded, req);
         let sink = MemSink::default();
-        let out = ingest_write_request(&decoded, &sink, &WriteLimits::default()).unwrap();
+        let out = ingest_write_body(&encode(&req), &sink, &WriteLimits::default()).unwrap();
         assert_eq!(out.samples, 2);
         assert_eq!(sink.committed.lock().len(), 2);
     }
@@ -336,10 +337,7 @@ mod tests {
     #[test]
     fn garbage_and_truncation_are_clear_errors() {
         let err = decode_write_request(b"not snappy at all", &WriteLimits::default()).unwrap_err();
-        assert!(
-            matches!(err, WriteError::Snappy(_) | WriteError::Protobuf(_)),
-            "{err}"
-        );
+        assert!(matches!(err, WriteError::Snappy(_) | WriteError::Protobuf(_)), "{err}");
         let req = WriteRequest {
             timeseries: vec![ts(&[("__name__", "up")], &[(1, 1.0)])],
             metadata: vec![],
@@ -361,13 +359,10 @@ mod tests {
             ..Default::default()
         };
         let req = WriteRequest {
-            timeseries: vec![ts(
-                &[("__name__", "up"), ("a", "1"), ("b", "2")],
-                &[(1, 1.0)],
-            )],
+            timeseries: vec![ts(&[("__name__", "up"), ("a", "1"), ("b", "2")], &[(1, 1.0)])],
             metadata: vec![],
         };
-        let err = ingest_write_request(&req, &MemSink::default(), &limits).unwrap_err();
+        let err = ingest_write_request(&req.encode_to_vec(), &MemSink::default(), &limits).unwrap_err();
         assert_eq!(err.status(), 400);
         assert!(err.to_string().contains("max_labels_per_series"), "{err}");
 
@@ -390,13 +385,10 @@ mod tests {
             vec![("__name__", "ok"), ("a", "1"), ("a", "2")],
         ] {
             let req = WriteRequest {
-                timeseries: vec![
-                    ts(&[("__name__", "fine")], &[(1, 1.0)]),
-                    ts(&labels, &[(1, 1.0)]),
-                ],
+                timeseries: vec![ts(&[("__name__", "fine")], &[(1, 1.0)]), ts(&labels, &[(1, 1.0)])],
                 metadata: vec![],
             };
-            let err = ingest_write_request(&req, &sink, &WriteLimits::default()).unwrap_err();
+            let err = ingest_write_request(&req.encode_to_vec(), &sink, &WriteLimits::default()).unwrap_err();
             assert_eq!(err.status(), 400, "{err}");
         }
         assert!(sink.committed.lock().is_empty());
@@ -412,7 +404,7 @@ mod tests {
             ],
             metadata: vec![],
         };
-        let err = ingest_write_request(&req, &sink, &WriteLimits::default()).unwrap_err();
+        let err = ingest_write_request(&req.encode_to_vec(), &sink, &WriteLimits::default()).unwrap_err();
         assert_eq!(err.status(), 400);
         let msg = err.to_string();
         assert!(msg.starts_with("out of order sample"), "{msg}");

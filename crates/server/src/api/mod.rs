@@ -94,7 +94,11 @@ impl Params {
 
     /// Every value of `key`.
     pub fn all(&self, key: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -137,7 +141,9 @@ pub fn time_range(p: &Params) -> Result<(i64, i64), ApiError> {
         None => MAX_TIME_MS,
     };
     if end < start {
-        return Err(ApiError::BadData("invalid parameter \"end\": end timestamp must not be before start time".into()));
+        return Err(ApiError::BadData(
+            "invalid parameter \"end\": end timestamp must not be before start time".into(),
+        ));
     }
     Ok((start, end))
 }
@@ -148,7 +154,9 @@ pub fn parse_selector(s: &str) -> Result<Vec<Matcher>, String> {
     use promql_parser::parser::{self, Expr};
     let expr = parser::parse(s).map_err(|e| format!("1:1: parse error: {e}"))?;
     let Expr::VectorSelector(vs) = expr else {
-        return Err(format!("invalid series selector {s:?}: expected a vector selector such as up{{job=\"x\"}}"));
+        return Err(format!(
+            "invalid series selector {s:?}: expected a vector selector such as up{{job=\"x\"}}"
+        ));
     };
     if !vs.matchers.or_matchers.is_empty() {
         return Err("\"or\" in series selectors is not supported".into());

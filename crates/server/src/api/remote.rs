@@ -5,8 +5,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ingest::remote::proto::{self, ReadRequest, ReadResponse, QueryResult, TimeSeries};
-use ingest::remote::{decode_write_request, ingest_write_request, WriteError};
+use ingest::remote::proto::{self, QueryResult, ReadRequest, ReadResponse, TimeSeries};
+use ingest::remote::{ingest_write_body, WriteError};
 use model::{MatchType, Matcher};
 use prost::Message;
 use tsdb::Querier;
@@ -49,11 +49,8 @@ pub async fn write(State(st): State<Arc<AppState>>, headers: HeaderMap, body: By
         return r;
     }
     let state = st.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let req = decode_write_request(&body, &state.write_limits)?;
-        ingest_write_request(&req, state.sink.as_ref(), &state.write_limits)
-    })
-    .await;
+    let result =
+        tokio::task::spawn_blocking(move || ingest_write_body(&body, state.sink.as_ref(), &state.write_limits)).await;
     match result {
         Ok(Ok(outcome)) => {
             st.metrics.remote_write_accepted(outcome.samples);
@@ -101,7 +98,9 @@ pub async fn read(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Byt
     let max_samples = st.remote_read_sample_limit;
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, (StatusCode, String)> {
         let bad = |m: String| (StatusCode::BAD_REQUEST, m);
-        let raw = snap::raw::Decoder::new().decompress_vec(&body).map_err(|e| bad(format!("snappy decode error: {e}")))?;
+        let raw = snap::raw::Decoder::new()
+            .decompress_vec(&body)
+            .map_err(|e| bad(format!("snappy decode error: {e}")))?;
         let req = ReadRequest::decode(raw.as_slice()).map_err(|e| bad(format!("protobuf decode error: {e}")))?;
         let accepts_samples = req.accepted_response_types.is_empty()
             || req.accepted_response_types.contains(&proto::RESPONSE_TYPE_SAMPLES);
@@ -129,9 +128,19 @@ pub async fn read(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Byt
                     labels: s
                         .labels
                         .iter()
-                        .map(|l| proto::Label { name: l.name.clone(), value: l.value.clone() })
+                        .map(|l| proto::Label {
+                            name: l.name.clone(),
+                            value: l.value.clone(),
+                        })
                         .collect(),
-                    samples: s.samples.iter().map(|x| proto::Sample { value: x.v, timestamp: x.t }).collect(),
+                    samples: s
+                        .samples
+                        .iter()
+                        .map(|x| proto::Sample {
+                            value: x.v,
+                            timestamp: x.t,
+                        })
+                        .collect(),
                     exemplars: vec![],
                     histograms: vec![],
                 });
@@ -146,7 +155,10 @@ pub async fn read(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Byt
     match result {
         Ok(Ok(bytes)) => (
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/x-protobuf"), (header::CONTENT_ENCODING, "snappy")],
+            [
+                (header::CONTENT_TYPE, "application/x-protobuf"),
+                (header::CONTENT_ENCODING, "snappy"),
+            ],
             bytes,
         )
             .into_response(),

@@ -46,7 +46,11 @@ pub async fn targets(State(st): State<Arc<AppState>>, params: Params) -> Result<
         "active" => (st.targets.active_targets(), Vec::new()),
         "dropped" => (Vec::new(), st.targets.dropped_targets()),
         "any" | "" => (st.targets.active_targets(), st.targets.dropped_targets()),
-        other => return Err(ApiError::BadData(format!("invalid state {other:?}: use active, dropped or any"))),
+        other => {
+            return Err(ApiError::BadData(format!(
+                "invalid state {other:?}: use active, dropped or any"
+            )))
+        }
     };
     Ok(success(json!({ "activeTargets": active, "droppedTargets": dropped })))
 }

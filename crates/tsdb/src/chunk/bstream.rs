@@ -98,10 +98,7 @@ impl<'a> BitReader<'a> {
     /// Tops `buf` up to at least 57 valid bits, or to the end of the data.
     #[inline]
     fn refill(&mut self) {
-        let word = self
-            .data
-            .get(self.next..)
-            .and_then(|rest| rest.first_chunk::<8>());
+        let word = self.data.get(self.next..).and_then(|rest| rest.first_chunk::<8>());
         match word {
             Some(word) if self.valid < 64 => {
                 let word = u64::from_be_bytes(*word);

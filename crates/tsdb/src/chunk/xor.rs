@@ -329,9 +329,7 @@ fn bit_range(x: i64, nbits: u32) -> bool {
 
 #[inline]
 fn read_header(bytes: &[u8]) -> Option<u16> {
-    bytes
-        .first_chunk::<HEADER_LEN>()
-        .map(|h| u16::from_be_bytes(*h))
+    bytes.first_chunk::<HEADER_LEN>().map(|h| u16::from_be_bytes(*h))
 }
 
 /// Go's `PutVarint` mapping of signed to unsigned.
@@ -428,11 +426,7 @@ impl<'a> XorIter<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
         let (total, stream, err) = match read_header(bytes) {
             Some(total) => (total, bytes.get(HEADER_LEN..).unwrap_or_default(), None),
-            None => (
-                0,
-                &[][..],
-                Some(ChunkError::MissingHeader { len: bytes.len() }),
-            ),
+            None => (0, &[][..], Some(ChunkError::MissingHeader { len: bytes.len() })),
         };
         XorIter {
             r: BitReader::new(stream),
@@ -498,10 +492,7 @@ impl<'a> XorIter<'a> {
                     n => n,
                 };
                 if leading + significant > 64 {
-                    return Err(Fault::BadWindow {
-                        leading,
-                        significant,
-                    });
+                    return Err(Fault::BadWindow { leading, significant });
                 }
                 self.leading = leading;
                 self.trailing = 64 - leading - significant;
@@ -551,10 +542,7 @@ impl Iterator for XorIter<'_> {
                         total: self.total,
                     },
                     Fault::VarintOverflow => ChunkError::VarintOverflow { sample },
-                    Fault::BadWindow {
-                        leading,
-                        significant,
-                    } => ChunkError::BadValueWindow {
+                    Fault::BadWindow { leading, significant } => ChunkError::BadValueWindow {
                         sample,
                         leading,
                         significant,
@@ -665,8 +653,7 @@ mod tests {
             3 => base,
             4 => {
                 let edges = [
-                    8192, 8193, -8191, -8192, 65536, 65537, -65535, -65536, 524288, 524289,
-                    -524287, -524288,
+                    8192, 8193, -8191, -8192, 65536, 65537, -65535, -65536, 524288, 524289, -524287, -524288,
                 ];
                 base + edges[rng.below(edges.len() as u64) as usize]
             }
@@ -705,8 +692,8 @@ mod tests {
         ];
         let c = check_round_trip(&samples);
         let want: [u8; 26] = [
-            0x00, 0x07, 0xD0, 0x0F, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x98, 0x75,
-            0x30, 0x97, 0xFF, 0xE0, 0x01, 0x76, 0x03, 0xBF, 0xFB, 0x2D, 0xFF, 0x88,
+            0x00, 0x07, 0xD0, 0x0F, 0x3F, 0xF0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x98, 0x75, 0x30, 0x97, 0xFF, 0xE0,
+            0x01, 0x76, 0x03, 0xBF, 0xFB, 0x2D, 0xFF, 0x88,
         ];
         assert_eq!(c.bytes(), &want[..]);
         assert_eq!(c.count, 2);
@@ -749,10 +736,9 @@ mod tests {
         ];
         let c = check_round_trip(&samples);
         let want: [u8; 45] = [
-            0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xFF, 0x08,
-            0x00, 0x00, 0x00, 0x07, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x03, 0xD0, 0x90, 0x30, 0x01,
-            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xBF, 0xFC, 0x00, 0x00, 0x00, 0x00,
-            0x00, 0x00, 0x80,
+            0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0xFF, 0x08, 0x00, 0x00, 0x00, 0x07,
+            0xC0, 0x00, 0x00, 0x00, 0x00, 0x03, 0xD0, 0x90, 0x30, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02,
+            0xBF, 0xFC, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,
         ];
         assert_eq!(c.bytes(), &want[..]);
         assert!(is_stale_nan(c.last_value().unwrap_or(0.0)));
@@ -853,11 +839,7 @@ mod tests {
         // s4: same.  s5: xor 1^2^(1<<23) ... fits as well.
         for (i, &(t, v)) in samples.iter().enumerate().skip(1) {
             c.append(t, v);
-            let want = if i == 1 {
-                8 + 2 + 5 + 6 + 33
-            } else {
-                1 + 2 + 33
-            };
+            let want = if i == 1 { 8 + 2 + 5 + 6 + 33 } else { 1 + 2 + 33 };
             assert_eq!(bits_used(&c) - used, want, "sample {i}");
             used = bits_used(&c);
         }
@@ -871,10 +853,7 @@ mod tests {
         let mut rng = Rng(7);
         let mut c = XorChunk::new();
         assert_eq!(c.iter().next(), None);
-        assert_eq!(
-            (c.first_time(), c.last_time(), c.last_value()),
-            (None, None, None)
-        );
+        assert_eq!((c.first_time(), c.last_time(), c.last_value()), (None, None, None));
         let mut samples = Vec::new();
         let mut t = 1_700_000_000_000i64;
         let mut v = 0.0;
@@ -925,20 +904,11 @@ mod tests {
                 assert_eq!(c.count, prefix.count, "free bits after {n} samples");
                 assert_eq!(
                     (c.t, c.v, c.t_delta, c.leading, c.trailing),
-                    (
-                        prefix.t,
-                        prefix.v,
-                        prefix.t_delta,
-                        prefix.leading,
-                        prefix.trailing
-                    ),
+                    (prefix.t, prefix.v, prefix.t_delta, prefix.leading, prefix.trailing),
                     "appender state after {n} samples"
                 );
                 assert_eq!(c.last_time(), prefix.last_time());
-                assert_eq!(
-                    c.first_time(),
-                    samples.first().filter(|_| n > 0).map(|s| s.0)
-                );
+                assert_eq!(c.first_time(), samples.first().filter(|_| n > 0).map(|s| s.0));
                 // Appending the rest gives the bytes of never having stopped.
                 for &(t, v) in &samples[n..] {
                     c.append(t, v);
@@ -957,10 +927,7 @@ mod tests {
         }
         let before = c.memory_bytes();
         c.shrink_to_fit();
-        assert_eq!(
-            c.memory_bytes(),
-            c.bytes().len() + std::mem::size_of::<XorChunk>()
-        );
+        assert_eq!(c.memory_bytes(), c.bytes().len() + std::mem::size_of::<XorChunk>());
         assert!(c.memory_bytes() <= before);
         // Still appendable and readable after shrinking.
         c.append(10_000_000, 1.5);
@@ -996,13 +963,7 @@ mod tests {
         let good = build(&samples).bytes().to_vec();
         // Truncated.
         let err = XorChunk::from_bytes(good[..good.len() - 2].to_vec()).err();
-        assert_eq!(
-            err,
-            Some(ChunkError::Truncated {
-                decoded: 2,
-                total: 3
-            })
-        );
+        assert_eq!(err, Some(ChunkError::Truncated { decoded: 2, total: 3 }));
         // Header claims more samples than the stream holds.
         let mut more = good.clone();
         more[1] = 4;
@@ -1056,11 +1017,7 @@ mod tests {
         );
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("31 leading zeros"), "{msg}");
-        let msg = ChunkError::Truncated {
-            decoded: 2,
-            total: 3,
-        }
-        .to_string();
+        let msg = ChunkError::Truncated { decoded: 2, total: 3 }.to_string();
         assert!(msg.contains("truncated") && msg.contains('3'), "{msg}");
     }
 

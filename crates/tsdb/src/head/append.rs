@@ -58,24 +58,51 @@ pub struct HeadAppender {
     pending_by_ref: HashMap<u64, (usize, i64, u64)>,
     samples: Vec<(usize, Sample)>,
     floor: i64,
+    created: u64,
 }
 
 impl HeadAppender {
     pub(super) fn new(head: Arc<Head>) -> Self {
         let floor = head.append_floor();
-        HeadAppender { head, series: Vec::new(), pending_by_ref: HashMap::new(), samples: Vec::new(), floor }
+        HeadAppender {
+            head,
+            series: Vec::new(),
+            pending_by_ref: HashMap::new(),
+            samples: Vec::new(),
+            floor,
+            created: 0,
+        }
     }
 
     /// Adds a sample for the series named by `labels`, returning its ref for
     /// use with [`append_ref`](Self::append_ref).
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<u64, AppendError> {
-        if labels.is_empty() {
+        self.append_pairs(&super::label_pairs(labels), t, v)
+    }
+
+    /// Like [`append`](Self::append) for borrowed pairs, which must be sorted
+    /// by name, with unique names and no empty values (ingest paths that
+    /// decode without allocating use this).
+    pub fn append_pairs(&mut self, pairs: &[(&str, &str)], t: i64, v: f64) -> Result<u64, AppendError> {
+        if pairs.is_empty() {
             return Err(AppendError::InvalidLabels("empty label set".into()));
         }
-        let (series, _) = self.head.get_or_create(labels, None);
+        debug_assert!(
+            pairs.windows(2).all(|w| w[0].0 < w[1].0),
+            "pairs must be sorted and unique"
+        );
+        let (series, created) = self.head.get_or_create(pairs, None);
+        if created {
+            self.created += 1;
+        }
         let r = series.series_ref;
         self.append_series(series, t, v)?;
         Ok(r)
+    }
+
+    /// Series this appender created so far.
+    pub fn series_created(&self) -> u64 {
+        self.created
     }
 
     /// Adds a sample for a series already known by its ref (scrape caches).
@@ -149,7 +176,13 @@ impl HeadAppender {
             if !unlogged.is_empty() {
                 head.symbols.with_resolver(|resolve| {
                     let defs = unlogged.iter().map(|s| {
-                        (s.series_ref, s.labels.iter().map(|(n, v)| (resolve.get(*n), resolve.get(*v))).collect::<Vec<_>>())
+                        (
+                            s.series_ref,
+                            s.labels
+                                .iter()
+                                .map(|(n, v)| (resolve.get(*n), resolve.get(*v)))
+                                .collect::<Vec<_>>(),
+                        )
                     });
                     encode_series(&mut series_rec, defs.collect::<Vec<_>>().into_iter());
                 });
@@ -157,7 +190,10 @@ impl HeadAppender {
             let ref_samples: Vec<RefSample> = self
                 .samples
                 .iter()
-                .map(|(idx, s)| RefSample { series_ref: self.series[*idx].series_ref, sample: *s })
+                .map(|(idx, s)| RefSample {
+                    series_ref: self.series[*idx].series_ref,
+                    sample: *s,
+                })
                 .collect();
             let mut samples_rec = Vec::with_capacity(ref_samples.len() * 12 + 16);
             encode_samples(&mut samples_rec, &ref_samples);
@@ -206,7 +242,9 @@ impl HeadAppender {
             head.observe_time(mint);
             head.observe_time(maxt);
         }
-        head.counters.samples_appended.fetch_add(stats.samples as u64, Ordering::Relaxed);
+        head.counters
+            .samples_appended
+            .fetch_add(stats.samples as u64, Ordering::Relaxed);
         Ok(stats)
     }
 

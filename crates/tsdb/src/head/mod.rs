@@ -32,6 +32,28 @@ use crate::wal::Wal;
 
 const STRIPES: usize = 256;
 
+/// Series by reference, one map per stripe.
+type RefMap = HashMap<u64, Arc<MemSeries>>;
+
+/// Borrowed `(name, value)` pairs of a label set.
+pub(crate) fn label_pairs(labels: &Labels) -> Vec<(&str, &str)> {
+    labels.iter().map(|l| (l.name.as_str(), l.value.as_str())).collect()
+}
+
+/// Hash of a sorted label set, for finding its series. In-memory only, so
+/// it need not be stable across versions.
+pub(crate) fn hash_pairs(pairs: &[(&str, &str)]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    for (n, v) in pairs {
+        h.write(n.as_bytes());
+        h.write_u8(0xff);
+        h.write(v.as_bytes());
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
 enum Slot {
     One(Arc<MemSeries>),
     Many(Vec<Arc<MemSeries>>),
@@ -80,7 +102,10 @@ pub struct HeadOptions {
 
 impl Default for HeadOptions {
     fn default() -> Self {
-        HeadOptions { chunk_range_ms: 2 * 3600 * 1000, out_of_bounds_window_ms: 3600 * 1000 }
+        HeadOptions {
+            chunk_range_ms: 2 * 3600 * 1000,
+            out_of_bounds_window_ms: 3600 * 1000,
+        }
     }
 }
 
@@ -88,7 +113,7 @@ impl Default for HeadOptions {
 pub struct Head {
     pub(crate) symbols: Symbols,
     stripes: Box<[RwLock<HashMap<u64, Slot>>]>,
-    refs: Box<[RwLock<HashMap<u64, Arc<MemSeries>>>]>,
+    refs: Box<[RwLock<RefMap>]>,
     pub(crate) postings: RwLock<MemPostings>,
     next_ref: AtomicU64,
     min_time: AtomicI64,
@@ -186,27 +211,31 @@ impl Head {
         self.refs[(r as usize) % STRIPES].read().get(&r).cloned()
     }
 
-    fn find(&self, hash: u64, labels: &Labels) -> Option<Arc<MemSeries>> {
+    fn find(&self, hash: u64, pairs: &[(&str, &str)]) -> Option<Arc<MemSeries>> {
         let stripe = self.stripes[(hash as usize) % STRIPES].read();
         let slot = stripe.get(&hash)?;
-        self.symbols.with_resolver(|resolve| slot.iter().find(|s| s.labels_equal(labels, resolve)).cloned())
+        self.symbols
+            .with_resolver(|resolve| slot.iter().find(|s| s.labels_equal(pairs, resolve)).cloned())
     }
 
-    /// Whether a series with exactly `labels` exists.
-    pub fn contains(&self, labels: &Labels) -> bool {
-        self.find(labels.stable_hash(), labels).is_some()
+    /// Whether a series with exactly these sorted pairs exists.
+    pub fn contains_pairs(&self, pairs: &[(&str, &str)]) -> bool {
+        self.find(hash_pairs(pairs), pairs).is_some()
     }
 
     /// Finds the series with exactly `labels`, creating it (with `want_ref`
     /// if given, as during WAL replay) when absent. Returns whether it was new.
-    pub(crate) fn get_or_create(&self, labels: &Labels, want_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
-        let hash = labels.stable_hash();
-        if let Some(s) = self.find(hash, labels) {
+    /// `pairs` must be sorted by name with unique names and no empty values.
+    pub(crate) fn get_or_create(&self, pairs: &[(&str, &str)], want_ref: Option<u64>) -> (Arc<MemSeries>, bool) {
+        let hash = hash_pairs(pairs);
+        if let Some(s) = self.find(hash, pairs) {
             return (s, false);
         }
         let mut stripe = self.stripes[(hash as usize) % STRIPES].write();
         if let Some(slot) = stripe.get(&hash) {
-            let found = self.symbols.with_resolver(|resolve| slot.iter().find(|s| s.labels_equal(labels, resolve)).cloned());
+            let found = self
+                .symbols
+                .with_resolver(|resolve| slot.iter().find(|s| s.labels_equal(pairs, resolve)).cloned());
             if let Some(s) = found {
                 return (s, false);
             }
@@ -218,11 +247,11 @@ impl Head {
             }
             None => self.next_ref.fetch_add(1, Ordering::Relaxed),
         };
-        let pairs: Box<[(Sym, Sym)]> = labels
+        let interned: Box<[(Sym, Sym)]> = pairs
             .iter()
-            .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
+            .map(|(n, v)| (self.symbols.intern(n), self.symbols.intern(v)))
             .collect();
-        let series = Arc::new(MemSeries::new(r, pairs, want_ref.is_some()));
+        let series = Arc::new(MemSeries::new(r, interned, want_ref.is_some()));
         match stripe.remove(&hash) {
             None => {
                 stripe.insert(hash, Slot::One(series.clone()));

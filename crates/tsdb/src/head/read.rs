@@ -42,7 +42,11 @@ impl HeadQuerier {
             };
             if m.matches_empty() {
                 let rejected: Vec<&[u64]> = symbols.with_resolver(|resolve| {
-                    postings.values(name).filter(|(v, _)| !m.matches(resolve.get(*v))).map(|(_, l)| l).collect()
+                    postings
+                        .values(name)
+                        .filter(|(v, _)| !m.matches(resolve.get(*v)))
+                        .map(|(_, l)| l)
+                        .collect()
                 });
                 if !rejected.is_empty() {
                     exclude.push(merge(rejected));
@@ -56,7 +60,11 @@ impl HeadQuerier {
                         .filter(|l| !l.is_empty())
                         .collect(),
                     None => symbols.with_resolver(|resolve| {
-                        postings.values(name).filter(|(v, _)| m.matches(resolve.get(*v))).map(|(_, l)| l).collect()
+                        postings
+                            .values(name)
+                            .filter(|(v, _)| m.matches(resolve.get(*v)))
+                            .map(|(_, l)| l)
+                            .collect()
                     }),
                 };
                 if lists.is_empty() {
@@ -85,7 +93,10 @@ impl Querier for HeadQuerier {
             let mut samples = Vec::new();
             s.data.lock().samples_in(self.mint, self.maxt, &mut samples);
             if !samples.is_empty() {
-                out.push(SeriesSamples { labels: self.head.labels_of(&s), samples });
+                out.push(SeriesSamples {
+                    labels: self.head.labels_of(&s),
+                    samples,
+                });
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -93,7 +104,11 @@ impl Querier for HeadQuerier {
     }
 
     fn series(&self, matchers: &[Matcher]) -> Result<Vec<Labels>, QueryError> {
-        let mut out: Vec<Labels> = self.matching_series(matchers).iter().map(|s| self.head.labels_of(s)).collect();
+        let mut out: Vec<Labels> = self
+            .matching_series(matchers)
+            .iter()
+            .map(|s| self.head.labels_of(s))
+            .collect();
         out.sort();
         Ok(out)
     }
@@ -121,7 +136,9 @@ impl Querier for HeadQuerier {
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {
         let mut values = BTreeSet::new();
-        let Some(name_sym) = self.head.symbols.lookup(name) else { return Ok(Vec::new()) };
+        let Some(name_sym) = self.head.symbols.lookup(name) else {
+            return Ok(Vec::new());
+        };
         if matchers.is_empty() {
             let postings = self.head.postings.read();
             self.head.symbols.with_resolver(|resolve| {

@@ -31,7 +31,11 @@ pub(crate) struct Replayer<'a> {
 
 impl<'a> Replayer<'a> {
     pub fn new(head: &'a Head) -> Self {
-        Replayer { head, by_wal_ref: HashMap::new(), outcome: ReplayOutcome::default() }
+        Replayer {
+            head,
+            by_wal_ref: HashMap::new(),
+            outcome: ReplayOutcome::default(),
+        }
     }
 
     pub fn apply(&mut self, payload: &[u8]) -> Result<(), WalError> {
@@ -46,7 +50,9 @@ impl<'a> Replayer<'a> {
         match rec {
             Record::Series(defs) => {
                 for d in defs {
-                    let (s, _) = self.head.get_or_create(&d.labels, Some(d.series_ref));
+                    let (s, _) = self
+                        .head
+                        .get_or_create(&super::label_pairs(&d.labels), Some(d.series_ref));
                     s.mark_logged();
                     self.by_wal_ref.insert(d.series_ref, s);
                     self.outcome.series += 1;

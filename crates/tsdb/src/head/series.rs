@@ -67,7 +67,9 @@ impl SeriesData {
     /// Samples within `[mint, maxt]`.
     pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
         for c in &self.chunks {
-            let (Some(first), Some(last)) = (c.first_time(), c.last_time()) else { continue };
+            let (Some(first), Some(last)) = (c.first_time(), c.last_time()) else {
+                continue;
+            };
             if last < mint || first > maxt {
                 continue;
             }
@@ -99,7 +101,12 @@ pub(crate) struct MemSeries {
 
 impl MemSeries {
     pub fn new(series_ref: u64, labels: Box<[(Sym, Sym)]>, logged: bool) -> Self {
-        MemSeries { series_ref, labels, logged: AtomicBool::new(logged), data: Mutex::new(SeriesData::default()) }
+        MemSeries {
+            series_ref,
+            labels,
+            logged: AtomicBool::new(logged),
+            data: Mutex::new(SeriesData::default()),
+        }
     }
 
     pub fn is_logged(&self) -> bool {
@@ -110,18 +117,21 @@ impl MemSeries {
         self.logged.store(true, Ordering::Release)
     }
 
-    pub fn labels_equal(&self, other: &Labels, resolve: &Resolver<'_>) -> bool {
+    pub fn labels_equal(&self, other: &[(&str, &str)], resolve: &Resolver<'_>) -> bool {
         self.labels.len() == other.len()
             && self
                 .labels
                 .iter()
                 .zip(other.iter())
-                .all(|((n, v), l)| resolve.get(*n) == l.name && resolve.get(*v) == l.value)
+                .all(|((n, v), (on, ov))| resolve.get(*n) == *on && resolve.get(*v) == *ov)
     }
 
     pub fn labels(&self, resolve: &Resolver<'_>) -> Labels {
         Labels::from_sorted_unchecked(
-            self.labels.iter().map(|(n, v)| Label::new(resolve.get(*n), resolve.get(*v))).collect(),
+            self.labels
+                .iter()
+                .map(|(n, v)| Label::new(resolve.get(*n), resolve.get(*v)))
+                .collect(),
         )
     }
 
@@ -130,7 +140,11 @@ impl MemSeries {
         std::mem::size_of::<Self>()
             + self.labels.len() * 8
             + data.chunks.capacity() * std::mem::size_of::<XorChunk>()
-            + data.chunks.iter().map(|c| c.memory_bytes() - std::mem::size_of::<XorChunk>()).sum::<usize>()
+            + data
+                .chunks
+                .iter()
+                .map(|c| c.memory_bytes() - std::mem::size_of::<XorChunk>())
+                .sum::<usize>()
     }
 }
 

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::segment::{
-    encode_record, io_err, list_segment_files, scan_segment, segment_header, segment_name,
-    sync_dir, sync_file, OnRecord, SegmentScan, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    encode_record, io_err, list_segment_files, scan_segment, segment_header, segment_name, sync_dir, sync_file,
+    OnRecord, SegmentScan, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use super::{Counters, WalError};
 
@@ -80,9 +80,7 @@ impl SegWriter {
     }
 
     fn flush(&mut self) -> Result<(), WalError> {
-        self.file
-            .write_all(&self.buf)
-            .map_err(io_err(&self.path, "write"))?;
+        self.file.write_all(&self.buf).map_err(io_err(&self.path, "write"))?;
         self.written += self.buf.len() as u64;
         self.buf.clear();
         Ok(())

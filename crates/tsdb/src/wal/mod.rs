@@ -34,9 +34,9 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 
 use segment::{
-    checkpoint_name, checkpoint_tmp_name, create_segment, dir_file_bytes, encode_record, io_err,
-    list_dir, scan_segment, segment_name, sync_dir, sync_file, Corruption, OnRecord, SegmentScan,
-    FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    checkpoint_name, checkpoint_tmp_name, create_segment, dir_file_bytes, encode_record, io_err, list_dir,
+    scan_segment, segment_name, sync_dir, sync_file, Corruption, OnRecord, SegmentScan, FORMAT_VERSION,
+    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 
 /// Default maximum size of a segment file.
@@ -456,10 +456,7 @@ impl Wal {
         }
         let seq = {
             let mut a = self.active.lock();
-            if a.broken
-                || (a.size > SEGMENT_HEADER_LEN
-                    && a.size + buf.len() as u64 > self.opts.segment_size)
-            {
+            if a.broken || (a.size > SEGMENT_HEADER_LEN && a.size + buf.len() as u64 > self.opts.segment_size) {
                 self.roll(&mut a)?;
             }
             if let Err(e) = (&*a.file).write_all(&buf) {
@@ -481,10 +478,8 @@ impl Wal {
         };
         let c = &self.counters;
         c.log_calls.fetch_add(1, Ordering::Relaxed);
-        c.records_written
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
-        c.bytes_written
-            .fetch_add(buf.len() as u64, Ordering::Relaxed);
+        c.records_written.fetch_add(records.len() as u64, Ordering::Relaxed);
+        c.bytes_written.fetch_add(buf.len() as u64, Ordering::Relaxed);
         if self.opts.fsync == FsyncPolicy::Always {
             self.wait_durable(seq)?;
         }
@@ -536,8 +531,7 @@ impl Wal {
         let mut buf = Vec::new();
         if let Some(&cp) = listing.checkpoints.iter().rev().find(|&&c| c < from) {
             let cp_dir = self.dir.join(checkpoint_name(cp));
-            if let Some((path, scan)) = checkpoint::read_dir(&cp_dir, &mut buf, on_record, |_| {})?
-            {
+            if let Some((path, scan)) = checkpoint::read_dir(&cp_dir, &mut buf, on_record, |_| {})? {
                 if let Some(c) = &scan.corruption {
                     return Err(WalError::corrupt(&path, c));
                 }
@@ -563,11 +557,7 @@ impl Wal {
     /// segments `..=upto` and older checkpoints. `upto` must be below the
     /// segment being appended to (call [`cut_segment`](Self::cut_segment)
     /// first if needed) and above any existing checkpoint.
-    pub fn write_checkpoint(
-        &self,
-        upto: u64,
-        records: &mut dyn Iterator<Item = Vec<u8>>,
-    ) -> Result<(), WalError> {
+    pub fn write_checkpoint(&self, upto: u64, records: &mut dyn Iterator<Item = Vec<u8>>) -> Result<(), WalError> {
         let _maint = self.maint.lock();
         let active = self.active.lock().index;
         if upto >= active {
@@ -580,11 +570,7 @@ impl Wal {
         let listing = list_dir(&self.dir)?;
         if let Some(&newest) = listing.checkpoints.last() {
             if newest >= upto {
-                return Err(self.invalid(
-                    upto,
-                    upto,
-                    &format!("checkpoint {newest} already covers it"),
-                ));
+                return Err(self.invalid(upto, upto, &format!("checkpoint {newest} already covers it")));
             }
         }
 
@@ -689,9 +675,7 @@ impl Wal {
         let mut st = self.sync.lock();
         match synced {
             Ok(()) => st.synced = st.synced.max(a.seq),
-            Err(e) if a.seq > st.synced => {
-                st.failed = Some(FailedSync::new(st.synced, a.seq, old_path, &e))
-            }
+            Err(e) if a.seq > st.synced => st.failed = Some(FailedSync::new(st.synced, a.seq, old_path, &e)),
             Err(_) => {}
         }
         drop(st);

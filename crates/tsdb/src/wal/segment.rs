@@ -27,16 +27,7 @@ const READ_BUF_SIZE: usize = 1 << 20;
 
 /// The 8 header bytes every segment file starts with.
 pub(crate) fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
-    [
-        MAGIC[0],
-        MAGIC[1],
-        MAGIC[2],
-        MAGIC[3],
-        FORMAT_VERSION,
-        0,
-        0,
-        0,
-    ]
+    [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], FORMAT_VERSION, 0, 0, 0]
 }
 
 /// CRC32 (IEEE, as computed by crc32fast) over the little-endian length
@@ -99,10 +90,7 @@ pub(crate) fn parse_checkpoint_name(name: &str) -> Option<(u64, bool)> {
     }
 }
 
-pub(crate) fn io_err<'a>(
-    path: &'a Path,
-    op: &'static str,
-) -> impl FnOnce(io::Error) -> WalError + 'a {
+pub(crate) fn io_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(io::Error) -> WalError + 'a {
     move |source| WalError::Io {
         path: path.to_path_buf(),
         op,
@@ -185,11 +173,7 @@ pub(crate) fn sync_file(file: &File, path: &Path, counters: &Counters) -> Result
 /// makes file and directory entry durable. The file is opened in append
 /// mode so that a write undone with `set_len` is followed by a write at the
 /// new end.
-pub(crate) fn create_segment(
-    dir: &Path,
-    index: u64,
-    counters: &Counters,
-) -> Result<(File, PathBuf), WalError> {
+pub(crate) fn create_segment(dir: &Path, index: u64, counters: &Counters) -> Result<(File, PathBuf), WalError> {
     let path = dir.join(segment_name(index));
     let mut file = OpenOptions::new()
         .append(true)
@@ -256,13 +240,7 @@ pub(crate) fn scan_segment(
         return Ok(scan);
     }
     let mut r = BufReader::with_capacity(READ_BUF_SIZE.min(file_len as usize), file);
-    let corrupt = |offset: u64, torn: bool, reason: String| {
-        Some(Corruption {
-            offset,
-            reason,
-            torn,
-        })
-    };
+    let corrupt = |offset: u64, torn: bool, reason: String| Some(Corruption { offset, reason, torn });
 
     let mut hdr = [0u8; SEGMENT_HEADER_LEN as usize];
     if file_len < SEGMENT_HEADER_LEN {
@@ -296,11 +274,7 @@ pub(crate) fn scan_segment(
             break;
         }
         if remaining < RECORD_HEADER_LEN as u64 {
-            scan.corruption = corrupt(
-                off,
-                true,
-                format!("partial record header ({remaining} bytes)"),
-            );
+            scan.corruption = corrupt(off, true, format!("partial record header ({remaining} bytes)"));
             break;
         }
         let mut rh = [0u8; RECORD_HEADER_LEN];
@@ -372,10 +346,7 @@ mod tests {
         assert_eq!(parse_segment_name("0000000a"), None);
         assert_eq!(parse_segment_name(""), None);
         assert_eq!(parse_checkpoint_name(&checkpoint_name(5)), Some((5, false)));
-        assert_eq!(
-            parse_checkpoint_name(&checkpoint_tmp_name(5)),
-            Some((5, true))
-        );
+        assert_eq!(parse_checkpoint_name(&checkpoint_tmp_name(5)), Some((5, true)));
         assert_eq!(parse_checkpoint_name("checkpoint.x"), None);
         assert_eq!(parse_checkpoint_name("checkpoint.00000001.old"), None);
     }

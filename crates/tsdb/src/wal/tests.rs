@@ -76,10 +76,7 @@ fn empty_dir_opens_fine() {
     assert_eq!(wal.segment_range().unwrap(), (1, 1));
     assert_eq!(wal.dir(), dir.as_path());
     assert_eq!(wal.disk_size(), SEGMENT_HEADER_LEN);
-    assert_eq!(
-        fs::read(seg_path(&dir, 1)).unwrap(),
-        b"AWAL\x01\x00\x00\x00"
-    );
+    assert_eq!(fs::read(seg_path(&dir, 1)).unwrap(), b"AWAL\x01\x00\x00\x00");
     // An existing but empty directory, too.
     drop(wal);
     let empty = tmp.path().join("empty");
@@ -99,9 +96,7 @@ fn round_trip_across_many_segment_rolls() {
         let (wal, _, _) = open_collect(dir, opts(seg_size));
         let mut i = 0u64;
         while i < 3000 {
-            let batch: Vec<Vec<u8>> = (0..(i % 3 + 1))
-                .map(|k| rec(i + k, ((i + k) % 300) as usize))
-                .collect();
+            let batch: Vec<Vec<u8>> = (0..(i % 3 + 1)).map(|k| rec(i + k, ((i + k) % 300) as usize)).collect();
             let refs: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
             wal.log(&refs).unwrap();
             i += batch.len() as u64;
@@ -109,10 +104,7 @@ fn round_trip_across_many_segment_rolls() {
         }
         let st = wal.stats();
         assert_eq!(st.records_written, want.len() as u64);
-        assert_eq!(
-            st.bytes_written,
-            want.iter().map(|r| framed(r.len())).sum::<u64>()
-        );
+        assert_eq!(st.bytes_written, want.iter().map(|r| framed(r.len())).sum::<u64>());
         assert!(st.segments_created > 20, "expected many rolls, got {st:?}");
         let (first, last) = wal.segment_range().unwrap();
         assert_eq!(first, 1);
@@ -148,10 +140,7 @@ fn zero_length_records_and_empty_batches() {
         wal.log(&[b""]).unwrap();
     }
     let (_, stats, got) = open_collect(tmp.path(), opts(1 << 20));
-    assert_eq!(
-        got,
-        vec![b"".to_vec(), b"x".to_vec(), b"".to_vec(), b"".to_vec()]
-    );
+    assert_eq!(got, vec![b"".to_vec(), b"x".to_vec(), b"".to_vec(), b"".to_vec()]);
     assert_eq!(stats.corrupt_tails_truncated, 0);
 }
 
@@ -209,10 +198,7 @@ fn torn_tail_at_every_offset_of_the_last_record() {
     for cut in last_start..full {
         let dir = tmp.path().join(format!("cut{cut}"));
         copy_dir(&base, &dir);
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .open(seg_path(&dir, 1))
-            .unwrap();
+        let f = fs::OpenOptions::new().write(true).open(seg_path(&dir, 1)).unwrap();
         f.set_len(cut).unwrap();
         drop(f);
 
@@ -224,11 +210,7 @@ fn torn_tail_at_every_offset_of_the_last_record() {
             "cut at {cut}"
         );
         let torn = cut > last_start;
-        assert_eq!(
-            stats.corrupt_tails_truncated,
-            u64::from(torn),
-            "cut at {cut}"
-        );
+        assert_eq!(stats.corrupt_tails_truncated, u64::from(torn), "cut at {cut}");
         assert_eq!(stats.truncated_bytes, cut - last_start, "cut at {cut}");
         assert_eq!(stats.records, 2);
 
@@ -366,10 +348,7 @@ fn corruption_in_a_middle_segment_removes_later_segments() {
     assert_eq!(stats.corrupt_tails_truncated, 1);
     assert_eq!(stats.segments_removed, 2);
     assert_eq!(stats.truncated_bytes, later_bytes + 3 * framed(200));
-    assert_eq!(
-        fs::metadata(&path).unwrap().len(),
-        SEGMENT_HEADER_LEN + framed(200)
-    );
+    assert_eq!(fs::metadata(&path).unwrap().len(), SEGMENT_HEADER_LEN + framed(200));
     assert_eq!(seg_files(dir), vec![1, 2, 3, 4]);
     assert_eq!(wal.active_segment(), 4);
     wal.log(&[b"new"]).unwrap();
@@ -426,10 +405,7 @@ fn unsupported_version_is_an_error() {
     bytes[4] = 9;
     fs::write(&path, &bytes).unwrap();
     let err = Wal::open(dir, opts(1024), |_| Ok(())).unwrap_err();
-    assert!(
-        matches!(err, WalError::UnsupportedVersion { version: 9, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, WalError::UnsupportedVersion { version: 9, .. }), "{err}");
     assert!(err.to_string().contains("00000001"), "{err}");
 }
 
@@ -452,15 +428,12 @@ fn checkpoint_then_replay_yields_checkpoint_and_later_segments() {
     .unwrap();
     assert_eq!(read, recs[..12].to_vec());
     let kept: Vec<Vec<u8>> = read.iter().step_by(4).cloned().collect();
-    wal.write_checkpoint(3, &mut kept.clone().into_iter())
-        .unwrap();
+    wal.write_checkpoint(3, &mut kept.clone().into_iter()).unwrap();
 
     assert_eq!(wal.segment_range().unwrap(), (4, 6));
     assert!(dir.join("checkpoint.00000003").is_dir());
     let cp_bytes: u64 = SEGMENT_HEADER_LEN + kept.iter().map(|r| framed(r.len())).sum::<u64>();
-    let seg_bytes: u64 = (4..=6)
-        .map(|i| fs::metadata(seg_path(dir, i)).unwrap().len())
-        .sum();
+    let seg_bytes: u64 = (4..=6).map(|i| fs::metadata(seg_path(dir, i)).unwrap().len()).sum();
     assert_eq!(wal.disk_size(), cp_bytes + seg_bytes);
 
     // read_range now builds on the checkpoint.
@@ -502,11 +475,8 @@ fn checkpoint_spanning_several_files_and_empty_checkpoint() {
     wal.log(&[b"x"]).unwrap();
     wal.cut_segment().unwrap();
     let cp: Vec<Vec<u8>> = (0..50).map(|i| rec(i, 100)).collect();
-    wal.write_checkpoint(1, &mut cp.clone().into_iter())
-        .unwrap();
-    let files = segment::list_dir(&dir.join("checkpoint.00000001"))
-        .unwrap()
-        .segments;
+    wal.write_checkpoint(1, &mut cp.clone().into_iter()).unwrap();
+    let files = segment::list_dir(&dir.join("checkpoint.00000001")).unwrap().segments;
     assert!(files.len() > 3, "{files:?}");
     assert_eq!(files[0], 0);
     drop(wal);
@@ -529,16 +499,12 @@ fn write_checkpoint_refuses_bad_requests() {
     let dir = tmp.path();
     let (wal, _, _) = open_collect(dir, opts(1024));
     wal.log(&[b"x"]).unwrap();
-    let err = wal
-        .write_checkpoint(1, &mut std::iter::empty())
-        .unwrap_err();
+    let err = wal.write_checkpoint(1, &mut std::iter::empty()).unwrap_err();
     assert!(matches!(err, WalError::InvalidRange { .. }), "{err}");
     wal.cut_segment().unwrap();
     wal.cut_segment().unwrap();
     wal.write_checkpoint(2, &mut std::iter::empty()).unwrap();
-    let err = wal
-        .write_checkpoint(2, &mut std::iter::empty())
-        .unwrap_err();
+    let err = wal.write_checkpoint(2, &mut std::iter::empty()).unwrap_err();
     assert!(matches!(err, WalError::InvalidRange { .. }), "{err}");
     let err = wal.read_range(1, 3, |_| Ok(())).unwrap_err();
     assert!(matches!(err, WalError::MissingSegment { .. }), "{err}");
@@ -591,18 +557,13 @@ fn interrupted_checkpoint_cleanup_is_finished_on_open() {
     let recs = fill_segments(dir, 20); // 1..=5
     {
         let (wal, _, _) = open_collect(dir, opts(1024));
-        wal.write_checkpoint(2, &mut vec![b"cp2".to_vec()].into_iter())
-            .unwrap();
+        wal.write_checkpoint(2, &mut vec![b"cp2".to_vec()].into_iter()).unwrap();
     }
     // Simulate a crash after the rename of checkpoint 4 but before clean-up:
     // checkpoint.2 and segments 3, 4 are still there.
     let cp4 = dir.join("checkpoint.00000004");
     fs::create_dir(&cp4).unwrap();
-    fs::copy(
-        dir.join("checkpoint.00000002/00000000"),
-        cp4.join("00000000"),
-    )
-    .unwrap();
+    fs::copy(dir.join("checkpoint.00000002/00000000"), cp4.join("00000000")).unwrap();
     let (_, stats, got) = open_collect(dir, opts(1024));
     let mut want = vec![b"cp2".to_vec()];
     want.extend_from_slice(&recs[16..]);
@@ -682,10 +643,7 @@ fn concurrent_log_with_fsync_always_uses_group_commit() {
     for t in 0..THREADS {
         for c in 0..CALLS {
             let id = t * 1_000_000 + c;
-            assert!(
-                ids.contains(&id) && ids.contains(&(id + 500_000)),
-                "missing {id}"
-            );
+            assert!(ids.contains(&id) && ids.contains(&(id + 500_000)), "missing {id}");
         }
     }
     // Per thread, records are in call order and each call's pair is adjacent.

@@ -131,7 +131,7 @@ impl Default for RetentionConfig {
 }
 
 /// `storage:`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// Data directory (the `--storage.path` flag wins).
@@ -140,6 +140,19 @@ pub struct StorageConfig {
     pub wal: WalConfig,
     /// Retention.
     pub retention: RetentionConfig,
+    /// How often head blocks are cut, blocks compacted and retention applied.
+    pub maintenance_interval: PromDuration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            path: None,
+            wal: WalConfig::default(),
+            retention: RetentionConfig::default(),
+            maintenance_interval: PromDuration::from_secs(60),
+        }
+    }
 }
 
 /// `limits.remote_write:`

@@ -76,6 +76,8 @@ fn tsdb_options(c: &Config) -> tsdb::Options {
             fsync,
         },
         head: tsdb::HeadOptions::default(),
+        retention_ms: c.storage.retention.time.as_millis(),
+        retention_bytes: c.storage.retention.size_bytes,
     }
 }
 
@@ -168,6 +170,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 let db = db.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync()).await {
                     tracing::error!(error = %e, "periodic WAL fsync failed");
+                }
+            }
+        });
+    }
+
+    // Storage maintenance: cut head blocks, checkpoint the WAL, compact,
+    // apply retention. Runs off the async threads, one round at a time.
+    {
+        let db = db.clone();
+        let every = cfg.storage.maintenance_interval.get().max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let db = db.clone();
+                match tokio::task::spawn_blocking(move || db.maintain()).await {
+                    Ok(Ok(r)) if r != tsdb::MaintenanceReport::default() => tracing::info!(?r, "storage maintenance"),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "storage maintenance failed; will retry"),
+                    Err(e) => tracing::error!(error = %e, "storage maintenance panicked"),
                 }
             }
         });

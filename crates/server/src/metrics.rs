@@ -203,6 +203,63 @@ fn storage_metrics(st: &AppState, out: &mut String) {
             wal.disk_size(),
         );
     }
+    let d = st.db.counters();
+    family(
+        out,
+        "aerowatch_tsdb_blocks_loaded",
+        "gauge",
+        "Persisted blocks in service.",
+        st.db.blocks().len(),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_storage_blocks_bytes",
+        "gauge",
+        "Bytes of persisted blocks.",
+        st.db.blocks_size(),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_head_compactions_total",
+        "counter",
+        "Blocks cut from the head.",
+        d.head_compactions.load(Ordering::Relaxed),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_compactions_total",
+        "counter",
+        "Block merges.",
+        d.compactions.load(Ordering::Relaxed),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_maintenance_failures_total",
+        "counter",
+        "Storage maintenance runs that failed.",
+        d.maintenance_failures.load(Ordering::Relaxed),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_checkpoints_total",
+        "counter",
+        "WAL checkpoints written.",
+        d.checkpoints.load(Ordering::Relaxed),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_retention_deletions_total",
+        "counter",
+        "Blocks deleted by retention.",
+        d.retention_deletions.load(Ordering::Relaxed),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_last_maintenance_duration_seconds",
+        "gauge",
+        "Duration of the last storage maintenance run.",
+        d.last_maintenance_ms.load(Ordering::Relaxed) as f64 / 1000.0,
+    );
     let r = &st.open_report;
     family(
         out,

@@ -54,7 +54,10 @@ impl Columns {
         for (i, t) in ts.iter().enumerate() {
             let remaining = ts.len() - i;
             let e = self.by_time.entry(*t).or_insert((c, i as u32));
-            let longer = self.cols.get(e.0 as usize).is_some_and(|col| col.ts.len() - (e.1 as usize) < remaining);
+            let longer = self
+                .cols
+                .get(e.0 as usize)
+                .is_some_and(|col| col.ts.len() - (e.1 as usize) < remaining);
             if longer {
                 *e = (c, i as u32);
             }

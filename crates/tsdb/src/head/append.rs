@@ -164,12 +164,23 @@ impl HeadAppender {
     }
 
     /// Writes the batch to the WAL, then makes it visible.
-    pub fn commit(self) -> Result<CommitStats, AppendError> {
+    pub fn commit(mut self) -> Result<CommitStats, AppendError> {
         let mut stats = CommitStats::default();
         if self.samples.is_empty() {
             return Ok(stats);
         }
-        let head = &self.head;
+        let head = self.head.clone();
+        // Truncation cannot remove series while this commit runs; a series it
+        // removed since `append` looked it up is found again (recreated) by
+        // its labels, so no sample lands in an unreachable series.
+        let _gc = head.gc.read();
+        for i in 0..self.series.len() {
+            if self.series[i].is_removed() {
+                let labels = head.labels_of(&self.series[i]);
+                let (fresh, _) = head.get_or_create(&super::label_pairs(&labels), None);
+                self.series[i] = fresh;
+            }
+        }
         let unlogged: Vec<&Arc<MemSeries>> = self.series.iter().filter(|s| !s.is_logged()).collect();
         if let Some(wal) = &head.wal {
             let mut series_rec = Vec::new();

@@ -13,6 +13,7 @@ pub(crate) use replay::Replayer;
 mod read;
 mod replay;
 mod series;
+mod truncate;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -25,6 +26,7 @@ pub use append::{AppendError, HeadAppender};
 pub use read::HeadQuerier;
 pub use replay::ReplayOutcome;
 pub(crate) use series::MemSeries;
+pub use truncate::TruncateStats;
 
 use crate::index::MemPostings;
 use crate::symbols::{Sym, Symbols};
@@ -119,8 +121,10 @@ pub struct Head {
     min_time: AtomicI64,
     max_time: AtomicI64,
     /// Lower bound below which no sample is accepted (the end of persisted data).
-    min_valid_time: AtomicI64,
+    pub(crate) min_valid_time: AtomicI64,
     pub(crate) wal: Option<Wal>,
+    /// Held for reading by commits, for writing by truncation.
+    pub(crate) gc: RwLock<()>,
     /// Accept/refuse counters.
     pub counters: HeadCounters,
     pub(crate) opts: HeadOptions,
@@ -139,6 +143,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
             wal,
+            gc: RwLock::new(()),
             counters: HeadCounters::default(),
             opts,
         }
@@ -269,6 +274,34 @@ impl Head {
         drop(stripe);
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
         (series, true)
+    }
+
+    /// Unlinks a series from the stripes, the ref map and the postings.
+    pub(crate) fn remove_series(&self, s: &Arc<MemSeries>) {
+        let labels = self.labels_of(s);
+        let hash = hash_pairs(&label_pairs(&labels));
+        {
+            let mut stripe = self.stripes[(hash as usize) % STRIPES].write();
+            let remaining: Option<Slot> = match stripe.remove(&hash) {
+                Some(Slot::One(one)) if !Arc::ptr_eq(&one, s) => Some(Slot::One(one)),
+                Some(Slot::Many(v)) => {
+                    let mut v: Vec<Arc<MemSeries>> = v.into_iter().filter(|x| !Arc::ptr_eq(x, s)).collect();
+                    match v.len() {
+                        0 => None,
+                        1 => v.pop().map(Slot::One),
+                        _ => Some(Slot::Many(v)),
+                    }
+                }
+                _ => None,
+            };
+            if let Some(slot) = remaining {
+                stripe.insert(hash, slot);
+            }
+        }
+        self.refs[(s.series_ref as usize) % STRIPES]
+            .write()
+            .remove(&s.series_ref);
+        self.postings.write().delete(s.series_ref, &s.labels);
     }
 
     /// Resolves a series' interned labels to a [`Labels`].

@@ -19,6 +19,8 @@ pub struct ReplayOutcome {
     pub refused: u64,
     /// Records that failed to decode (skipped, counted).
     pub bad_records: u64,
+    /// Samples skipped because a block already holds their time range.
+    pub persisted_skipped: u64,
 }
 
 /// Feeds decoded WAL records into a head. Refs in the WAL are kept so that
@@ -60,7 +62,13 @@ impl<'a> Replayer<'a> {
             }
             Record::Samples(samples) => {
                 let range = self.head.opts.chunk_range_ms;
+                let floor = self.head.min_valid_time.load(std::sync::atomic::Ordering::Relaxed);
                 for rs in samples {
+                    if rs.sample.t < floor {
+                        // Already persisted in a block before the crash.
+                        self.outcome.persisted_skipped += 1;
+                        continue;
+                    }
                     let Some(series) = self.by_wal_ref.get(&rs.series_ref) else {
                         self.outcome.unknown_refs += 1;
                         continue;

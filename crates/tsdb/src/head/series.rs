@@ -96,6 +96,8 @@ pub(crate) struct MemSeries {
     pub labels: Box<[(Sym, Sym)]>,
     /// Whether the series' definition is already in the WAL.
     logged: AtomicBool,
+    /// Set when truncation removed the series from the head.
+    removed: AtomicBool,
     pub data: Mutex<SeriesData>,
 }
 
@@ -105,12 +107,21 @@ impl MemSeries {
             series_ref,
             labels,
             logged: AtomicBool::new(logged),
+            removed: AtomicBool::new(false),
             data: Mutex::new(SeriesData::default()),
         }
     }
 
     pub fn is_logged(&self) -> bool {
         self.logged.load(Ordering::Acquire)
+    }
+
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    pub fn mark_removed(&self) {
+        self.removed.store(true, Ordering::Release)
     }
 
     pub fn mark_logged(&self) {

@@ -214,18 +214,31 @@ pub struct LimitsConfig {
     pub max_request_body_bytes: Option<usize>,
 }
 
+/// `web.tls_server_config:` — serve HTTPS (names as in Prometheus's web config file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsServerConfig {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
 /// `web:`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     /// Reported as `environment` by `/api/health`.
     pub environment: String,
+    /// Serve HTTPS with these files (re-read on reload).
+    pub tls_server_config: Option<TlsServerConfig>,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             environment: "production".into(),
+            tls_server_config: None,
         }
     }
 }
@@ -283,12 +296,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
         }])
     })?;
     let text = expand_env(&name, &raw, |k| std::env::var(k).ok())?;
-    let mut config = parse(&name, &text)?;
-    if let Some(dir) = path.parent() {
-        for sc in &mut config.scrape_configs {
-            sc.set_directory(dir);
-        }
-    }
+    let config = parse_in(&name, &text, path.parent())?;
     Ok(Loaded {
         config,
         path: Some(path.to_path_buf()),
@@ -349,8 +357,15 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
-/// Parses and validates config text.
+/// Parses and validates config text; relative paths are taken from the
+/// working directory.
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    parse_in(file, text, None)
+}
+
+/// Parses and validates config text whose relative paths are relative to
+/// `base` (the config file's directory).
+pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, ConfigErrors> {
     let config: Config = if text.trim().is_empty() {
         Config::default()
     } else {
@@ -363,6 +378,15 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
         })?
     };
     let mut config = config;
+    if let Some(dir) = base {
+        for sc in &mut config.scrape_configs {
+            sc.set_directory(dir);
+        }
+        if let Some(tls) = &mut config.web.tls_server_config {
+            tls.cert_file = dir.join(&tls.cert_file);
+            tls.key_file = dir.join(&tls.key_file);
+        }
+    }
     let mut errors = Vec::new();
     let g = &config.global;
     let defaults = GlobalScrapeDefaults {
@@ -406,6 +430,16 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     };
     for e in config.auth.validate() {
         err(Some("auth:"), e);
+    }
+    if let Some(tls) = &config.web.tls_server_config {
+        for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+            if !path.is_file() {
+                err(
+                    Some(key),
+                    format!("web.tls_server_config.{key}: {} is not a readable file", path.display()),
+                );
+            }
+        }
     }
     if config.storage.wal.segment_size < 1 << 20 {
         err(

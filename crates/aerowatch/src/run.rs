@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use axum_server::tls_rustls::RustlsConfig;
 use ingest::scrape::ScrapeManager;
 use server::{AppState, BuildInfo, TsdbSink};
 use tokio::sync::mpsc;
@@ -152,6 +153,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen_address))?;
     let local = listener.local_addr().context("reading the listen address")?;
+    let tls = match &cfg.web.tls_server_config {
+        None => None,
+        Some(t) => {
+            // reqwest and the scrape client use ring; the listener does too.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                RustlsConfig::from_pem_file(&t.cert_file, &t.key_file)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "loading TLS certificate {} and key {}",
+                            t.cert_file.display(),
+                            t.key_file.display()
+                        )
+                    })?,
+            )
+        }
+    };
     tracing::info!(address = %local, "listening");
 
     if let Err(e) = scrape.apply_config(cfg.scrape_configs.clone()).await {
@@ -201,6 +220,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let state = state.clone();
         let scrape = scrape.clone();
         let args = args.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 Ok(s) => Some(s),
@@ -214,7 +234,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     r = reload_rx.recv() => match r { Some(r) => Some(r), None => return },
                     _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => None,
                 };
-                let result = reload(&args, &state, &scrape).await;
+                let result = reload(&args, &state, &scrape, tls.as_ref()).await;
                 match &result {
                     Ok(()) => tracing::info!("configuration reloaded"),
                     Err(e) => tracing::error!(error = %e, "reload failed; the previous configuration stays in force"),
@@ -227,10 +247,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let app = server::router(state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    match tls {
+        None => axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")?,
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let on_signal = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                on_signal.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            let std_listener = listener.into_std().context("preparing the HTTPS listener")?;
+            axum_server::from_tcp_rustls(std_listener, tls)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .context("serving HTTPS")?;
+        }
+    }
 
     tracing::info!("shutting down: stopping scrapes and flushing the WAL");
     scrape.stop().await;
@@ -243,13 +279,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn reload(args: &ServeArgs, state: &Arc<AppState>, scrape: &Arc<ScrapeManager>) -> Result<(), String> {
+async fn reload(
+    args: &ServeArgs,
+    state: &Arc<AppState>,
+    scrape: &Arc<ScrapeManager>,
+    tls: Option<&RustlsConfig>,
+) -> Result<(), String> {
     let args = args.clone();
     let loaded = tokio::task::spawn_blocking(move || load(&args))
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("{e:#}"))?;
     let cfg = loaded.config;
+    if let (Some(live), Some(t)) = (tls, &cfg.web.tls_server_config) {
+        live.reload_from_pem_file(&t.cert_file, &t.key_file)
+            .await
+            .map_err(|e| format!("reloading TLS certificate {}: {e}", t.cert_file.display()))?;
+    }
     *state.auth.write() = Arc::new(server::auth::Authenticator::new(cfg.auth.clone()));
     scrape
         .apply_config(cfg.scrape_configs.clone())

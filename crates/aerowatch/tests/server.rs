@@ -296,3 +296,57 @@ fn auth_tokens_enforce_scopes() {
         .unwrap();
     assert_eq!(denied.status(), 403);
 }
+
+#[test]
+fn serves_https_with_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=aerowatch-test",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (apt-get install openssl) makes the test certificate");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // Relative paths are taken from the config file's directory.
+    let cfg = "web:\n  tls_server_config:\n    cert_file: cert.pem\n    key_file: key.pem\n";
+    let s = Server::start_tls(cfg, &dir.path().join("data"), std::fs::read(&cert).unwrap());
+    let r = s.client().get(s.url("/-/healthy")).send().unwrap();
+    assert_eq!(r.status(), 200);
+    // Plain HTTP to the HTTPS port does not get an answer.
+    let plain = client().get(format!("http://127.0.0.1:{}/-/healthy", s.port)).send();
+    assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
+    // A missing key file is a config error naming the line.
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        "web:\n  tls_server_config:\n    cert_file: cert.pem\n    key_file: nope.pem\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
+        .arg("check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":4:") && err.contains("key_file"), "{err}");
+}

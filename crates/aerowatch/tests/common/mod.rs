@@ -19,6 +19,8 @@ pub struct Server {
     pub data: PathBuf,
     pub config: Option<PathBuf>,
     pub log: PathBuf,
+    /// PEM root to trust when the server speaks HTTPS.
+    pub ca: Option<Vec<u8>>,
 }
 
 impl Server {
@@ -39,6 +41,7 @@ impl Server {
             data: data.to_path_buf(),
             config: config_path,
             log: data.with_extension(format!("{port}.log")),
+            ca: None,
         };
         s.spawn();
         s
@@ -57,13 +60,40 @@ impl Server {
         self.wait_ready();
     }
 
+    /// Starts an HTTPS server whose certificate is signed by `ca_pem`.
+    pub fn start_tls(config: &str, data: &Path, ca_pem: Vec<u8>) -> Server {
+        let port = free_port();
+        let p = data.with_extension(format!("{port}.yml"));
+        std::fs::write(&p, config).unwrap();
+        let mut s = Server {
+            child: None,
+            port,
+            data: data.to_path_buf(),
+            config: Some(p),
+            log: data.with_extension(format!("{port}.log")),
+            ca: Some(ca_pem),
+        };
+        s.spawn();
+        s
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        let scheme = if self.ca.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// A client that trusts this server.
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let mut b = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(ca) = &self.ca {
+            b = b.add_root_certificate(reqwest::Certificate::from_pem(ca).unwrap());
+        }
+        b.build().unwrap()
     }
 
     pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
-        let client = client();
+        let client = self.client();
         while Instant::now() < deadline {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("aerowatch exited early with {status}: {}", self.logs());

@@ -14,11 +14,15 @@ use crate::encoding::{put_uvarint, put_varint, Decoder};
 /// Samples per page at most; a series' samples are split evenly into pages.
 pub(crate) const PAGE_MAX_SAMPLES: usize = 240;
 /// Timestamps in one shared column at most (a sanity bound for decoding).
-pub(crate) const COLUMN_MAX_SAMPLES: u64 = 1 << 26;
+pub(crate) const COLUMN_MAX_SAMPLES: u64 = 1 << 24;
 
 /// Series blob timestamp modes.
 const TS_OWN: u8 = 0;
 const TS_COLUMN: u8 = 1;
+
+/// Timestamp residual modes.
+const TS_DELTA: u8 = 0;
+const TS_GRID: u8 = 1;
 
 /// Value encodings of a page.
 const VAL_CONST: u8 = 0;
@@ -293,15 +297,26 @@ fn median_delta(ts: &[i64]) -> i64 {
     *d.select_nth_unstable(mid).1
 }
 
-/// Timestamps after the first: `varint D`, then the stream of
-/// `(t[i] - t[i-1]) - D`. Nothing for fewer than two timestamps.
+/// Timestamps after the first: `u8 mode | varint D | stream of n-1
+/// residuals`. Mode 0: `t[i] = t[i-1] + D + r[i]` (robust to gaps); mode 1:
+/// `t[i] = t[0] + i*D + r[i]` (jitter around a fixed grid, one bit cheaper
+/// than its differences). Nothing for fewer than two timestamps.
 fn put_ts_body(out: &mut Vec<u8>, ts: &[i64]) {
-    if ts.len() < 2 {
+    let Some(&t0) = ts.first().filter(|_| ts.len() >= 2) else {
         return;
-    }
+    };
     let d = median_delta(ts);
+    let delta: Vec<i64> = ts.windows(2).map(|w| w[1].wrapping_sub(w[0]).wrapping_sub(d)).collect();
+    let grid: Vec<i64> = (1..ts.len())
+        .map(|i| ts[i].wrapping_sub(t0).wrapping_sub((i as i64).wrapping_mul(d)))
+        .collect();
+    let (mode, res) = if int_bits(&grid) < int_bits(&delta) {
+        (TS_GRID, grid)
+    } else {
+        (TS_DELTA, delta)
+    };
+    out.push(mode);
     put_varint(out, d);
-    let res: Vec<i64> = ts.windows(2).map(|w| w[1].wrapping_sub(w[0]).wrapping_sub(d)).collect();
     put_ints(out, &res);
 }
 
@@ -311,12 +326,25 @@ fn get_ts_body(d: &mut Decoder, t0: i64, n: usize, out: &mut Vec<i64>) -> Res<()
     if n < 2 {
         return Ok(());
     }
+    let mode = d.u8().map_err(dec_err)?;
     let delta = d.varint().map_err(dec_err)?;
     get_ints(d, n - 1, out)?;
-    let mut t = t0;
-    for v in &mut out[start + 1..] {
-        t = t.wrapping_add(delta).wrapping_add(*v);
-        *v = t;
+    match mode {
+        TS_DELTA => {
+            let mut t = t0;
+            for v in &mut out[start + 1..] {
+                t = t.wrapping_add(delta).wrapping_add(*v);
+                *v = t;
+            }
+        }
+        TS_GRID => {
+            let mut base = t0;
+            for v in &mut out[start + 1..] {
+                base = base.wrapping_add(delta);
+                *v = base.wrapping_add(*v);
+            }
+        }
+        m => return Err(format!("unknown timestamp residual mode {m}")),
     }
     Ok(())
 }
@@ -341,7 +369,7 @@ pub(crate) fn decode_column(blob: &[u8]) -> Res<Vec<i64>> {
         return Err(format!("timestamp column of {n} samples"));
     }
     let t0 = d.varint().map_err(dec_err)?;
-    let mut out = Vec::with_capacity(n as usize);
+    let mut out = Vec::with_capacity((n as usize).min(1 << 16));
     get_ts_body(&mut d, t0, n as usize, &mut out)?;
     if d.remaining() != 0 {
         return Err(format!("{} trailing bytes after a timestamp column", d.remaining()));
@@ -846,6 +874,31 @@ mod tests {
             let v: Vec<u64> = (0..10).map(|i| ((i * 12345) as f64 / p).to_bits()).collect();
             round_trip_values(&v);
         }
+    }
+
+    fn round_trip_ts(ts: &[i64]) -> usize {
+        let col = encode_column(ts);
+        assert_eq!(decode_column(&col).unwrap(), ts);
+        col.len()
+    }
+
+    #[test]
+    fn timestamps_round_trip_in_both_residual_modes() {
+        let jitter = |i: i64| (i * 7919 % 7) - 3;
+        // Jitter around a grid: 3 bits a timestamp (the grid mode).
+        let grid: Vec<i64> = (0..240).map(|i| 1_700_000_000_000 + i * 15_000 + jitter(i)).collect();
+        assert!(round_trip_ts(&grid) <= 240 * 3 / 8 + 20, "{}", round_trip_ts(&grid));
+        // A missed scrape shifts the grid: the delta mode keeps it cheap.
+        let gaps: Vec<i64> = grid
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != 100)
+            .map(|(_, t)| *t)
+            .collect();
+        assert!(round_trip_ts(&gaps) <= 240 * 4 / 8 + 24, "{}", round_trip_ts(&gaps));
+        round_trip_ts(&[i64::MIN, -1, 0, i64::MAX]);
+        round_trip_ts(&[5]);
+        round_trip_ts(&[i64::MAX, i64::MIN]);
     }
 
     #[test]

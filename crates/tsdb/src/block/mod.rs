@@ -155,6 +155,9 @@ pub fn compact(root: &Path, blocks: &[Arc<Block>]) -> Result<BlockMeta, BlockErr
 /// deleting leftover `*.tmp` directories of interrupted writes. Returns the
 /// blocks sorted by `min_time` (then id), and separately the directories
 /// that could not be opened with why (also logged with `tracing::warn!`).
+///
+/// Call it when no block is being written under `root` (at startup): a
+/// write in progress is a `.tmp` directory and would be deleted.
 pub fn open_all(root: &Path) -> (Vec<Arc<Block>>, Vec<(PathBuf, BlockError)>) {
     let mut blocks = Vec::new();
     let mut failed = Vec::new();

@@ -852,3 +852,50 @@ fn blocks_are_send_sync_and_readable_concurrently() {
         }
     });
 }
+
+/// An in-memory [`BlockDir`], standing in for an object store.
+#[derive(Debug)]
+struct MemDir(std::collections::HashMap<String, Vec<u8>>);
+
+impl BlockDir for MemDir {
+    fn read(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| std::io::ErrorKind::NotFound.into())
+    }
+    fn read_range(&self, name: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let b = self.0.get(name).ok_or(std::io::ErrorKind::NotFound)?;
+        let from = usize::try_from(offset).map_err(|_| std::io::ErrorKind::UnexpectedEof)?;
+        Ok(b.get(from..from + len)
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?
+            .to_vec())
+    }
+    fn size(&self, name: &str) -> std::io::Result<u64> {
+        Ok(self.0.get(name).ok_or(std::io::ErrorKind::NotFound)?.len() as u64)
+    }
+    fn describe(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("mem://block/{name}"))
+    }
+}
+
+#[test]
+fn blocks_read_through_any_block_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture();
+    let (meta, _) = write(dir.path(), &data);
+    let files = [META_FILE, INDEX_FILE, CHUNKS_FILE]
+        .iter()
+        .map(|n| (n.to_string(), fs::read(dir.path().join(&meta.id).join(n)).unwrap()))
+        .collect();
+    let block = Arc::new(Block::open_with(Path::new("mem://block"), Box::new(MemDir(files))).unwrap());
+    assert_eq!(block.meta(), &meta);
+    check_querier(&block.querier(i64::MIN, i64::MAX), &data, i64::MIN, i64::MAX);
+    let mut files: std::collections::HashMap<String, Vec<u8>> = [META_FILE, INDEX_FILE, CHUNKS_FILE]
+        .iter()
+        .map(|n| (n.to_string(), fs::read(dir.path().join(&meta.id).join(n)).unwrap()))
+        .collect();
+    files.remove(CHUNKS_FILE);
+    let err = Block::open_with(Path::new("mem://block"), Box::new(MemDir(files))).unwrap_err();
+    assert!(err.to_string().starts_with("mem://block/chunks"), "{err}");
+}

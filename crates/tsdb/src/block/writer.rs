@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use model::{Labels, Sample};
 
-use super::codec::{encode_column, encode_series, TsSource};
+use super::codec::{encode_column, encode_series, TsSource, COLUMN_MAX_SAMPLES};
 use super::dir::sync_dir;
 use super::index::{build_index, SeriesEntry};
 use super::meta::{new_block_id, BlockMeta, BlockStats, Compaction, META_VERSION};
@@ -181,7 +181,7 @@ fn write_into(
             TsSource::Own
         } else if let Some(src) = columns.find(&ts) {
             src
-        } else if columns.held + ts.len() <= COLUMN_BUDGET {
+        } else if columns.held + ts.len() <= COLUMN_BUDGET && ts.len() as u64 <= COLUMN_MAX_SAMPLES {
             let col = encode_column(&ts);
             let offset = chunks.write(&col)?;
             columns.add(&ts, offset, col.len() as u64)

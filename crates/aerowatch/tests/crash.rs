@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{series, Server};
+use common::{client, series, Server};
 
 #[test]
 fn acknowledged_samples_survive_kill_9_under_load() {
@@ -94,4 +94,53 @@ fn acknowledged_samples_survive_kill_9_under_load() {
         "{missing} of {} acknowledged samples lost after kill -9",
         acked.len()
     );
+}
+
+#[test]
+fn truncated_last_wal_segment_is_recovered_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut s = Server::start(Some(""), &data);
+    for batch in 0..20i64 {
+        let req = common::proto::WriteRequest {
+            timeseries: (0..50)
+                .map(|i| {
+                    series(
+                        &[("__name__", &format!("m{i}"))],
+                        &[(1000 + batch * 1000, batch as f64)],
+                    )
+                })
+                .collect(),
+        };
+        assert_eq!(s.remote_write(&req).0, 204);
+    }
+    s.kill9();
+    // Tear the newest non-empty segment in the middle of its last record.
+    let mut segs: Vec<_> = std::fs::read_dir(data.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && std::fs::metadata(p).unwrap().len() > 8)
+        .collect();
+    segs.sort();
+    let last = segs.last().expect("a WAL segment").clone();
+    let len = std::fs::metadata(&last).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&last)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    s.spawn();
+    let metrics = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(metrics.contains("aerowatch_tsdb_wal_corruptions_total 1"), "{metrics}");
+    // Everything before the torn batch is intact; the torn batch is gone whole.
+    let resp = s.remote_read(s.port, &common::read_query(&[(2, "__name__", "m.*")], 0, i64::MAX / 2));
+    let counts: Vec<usize> = resp.results[0].timeseries.iter().map(|t| t.samples.len()).collect();
+    assert_eq!(counts.len(), 50);
+    assert!(counts.iter().all(|c| *c == 19), "{counts:?}");
+    // And the server takes writes again, continuing after the repaired tail.
+    let req = common::proto::WriteRequest {
+        timeseries: vec![series(&[("__name__", "m0")], &[(100_000, 1.0)])],
+    };
+    assert_eq!(s.remote_write(&req).0, 204);
 }

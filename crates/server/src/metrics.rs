@@ -89,7 +89,8 @@ impl SelfMetrics {
 }
 
 /// Middleware recording `http_request_duration_seconds` and `http_requests_total`
-/// by method, matched route template and status code.
+/// by method, matched route template and status code, and logging each
+/// request (debug level; server errors at warn).
 pub async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().as_str().to_string();
@@ -98,9 +99,23 @@ pub async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) ->
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
+    let path = req.uri().path().to_string();
     let resp = next.run(req).await;
-    st.metrics
-        .observe(&method, &route, resp.status().as_u16(), start.elapsed().as_secs_f64());
+    let status = resp.status().as_u16();
+    let secs = start.elapsed().as_secs_f64();
+    st.metrics.observe(&method, &route, status, secs);
+    if status >= 500 {
+        tracing::warn!(
+            method,
+            path,
+            route,
+            status,
+            duration_ms = secs * 1000.0,
+            "request failed"
+        );
+    } else {
+        tracing::debug!(method, path, route, status, duration_ms = secs * 1000.0, "request");
+    }
     resp
 }
 

@@ -125,6 +125,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let max_series = (cfg.limits.max_series > 0).then_some(cfg.limits.max_series);
     let sink: Arc<TsdbSink> = Arc::new(TsdbSink::new(db.clone(), max_series));
     state.sink = sink.clone();
+    let push = Arc::new(
+        ingest::push::PushStore::open(Some(data_dir.join("pushgateway.json")), sink.clone())
+            .map_err(|e| anyhow::anyhow!("loading pushed metrics: {e}"))?,
+    );
+    state.push = Some(push.clone());
     let rw = &cfg.limits.remote_write;
     state.write_limits = ingest::remote::WriteLimits {
         max_decompressed_bytes: rw.max_decompressed_bytes,
@@ -189,6 +194,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 let db = db.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || db.sync()).await {
                     tracing::error!(error = %e, "periodic WAL fsync failed");
+                }
+            }
+        });
+    }
+
+    // Pushed groups are written again every scrape interval, as a scraped
+    // Pushgateway's would be, so they stay fresh for queries and alerts.
+    {
+        let push = push.clone();
+        let every = cfg.global.scrape_interval.get().max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let push = push.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || push.append_all(model::now_millis())).await {
+                    tracing::error!(error = %e, "writing pushed metrics failed");
                 }
             }
         });

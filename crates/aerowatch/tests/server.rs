@@ -350,3 +350,40 @@ fn serves_https_with_configured_certificate() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(":4:") && err.contains("key_file"), "{err}");
 }
+
+#[test]
+fn pushgateway_style_pushes_are_stored_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(
+        Some("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"),
+        &dir.path().join("data"),
+    );
+    let c = client();
+    let body = "# TYPE backup_duration_seconds gauge\nbackup_duration_seconds 12.5\n";
+    let r = c
+        .put(s.url("/metrics/job/backup/instance/db1"))
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let v = s.get_json("/api/v1/series?match[]=backup_duration_seconds");
+    assert_eq!(v["data"][0]["job"], "backup");
+    assert_eq!(v["data"][0]["instance"], "db1");
+    let bad = c.post(s.url("/metrics/job/backup")).body("x{ 1\n").send().unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("line 1"));
+    let bad = c.put(s.url("/metrics/job")).body(body).send().unwrap();
+    assert_eq!(bad.status(), 404);
+    // Re-written every scrape interval, and kept across a restart.
+    wait_for("a second sample of the pushed gauge", Duration::from_secs(10), || {
+        let resp = s.remote_read(
+            s.port,
+            &common::read_query(&[(0, "__name__", "backup_duration_seconds")], 0, i64::MAX / 2),
+        );
+        resp.results[0].timeseries.first().is_some_and(|t| t.samples.len() >= 2)
+    });
+    s.terminate();
+    s.spawn();
+    let r = c.delete(s.url("/metrics/job/backup/instance/db1")).send().unwrap();
+    assert_eq!(r.status(), 202, "the group survived the restart and can be deleted");
+}

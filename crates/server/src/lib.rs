@@ -104,6 +104,8 @@ pub struct AppState {
     pub auth: RwLock<Arc<auth::Authenticator>>,
     /// Set once start-up is complete.
     pub ready: AtomicBool,
+    /// Pushed groups (None: the push endpoint answers 404).
+    pub push: Option<Arc<ingest::push::PushStore>>,
     /// Where `POST /-/reload` sends its request (None: reload unsupported).
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
     pub(crate) wal_failures_seen: AtomicU64,
@@ -126,6 +128,7 @@ impl AppState {
             environment: "production".into(),
             auth: RwLock::new(Arc::new(auth::Authenticator::new(auth::AuthConfig::default()))),
             ready: AtomicBool::new(false),
+            push: None,
             reload: None,
             wal_failures_seen: AtomicU64::new(0),
         })
@@ -174,6 +177,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/read", post(remote::read))
+        .route(
+            "/metrics/job/{*grouping}",
+            axum::routing::put(api::push::push)
+                .post(api::push::push)
+                .delete(api::push::push),
+        )
         .layer(DefaultBodyLimit::max(state.body_limits.default_bytes))
         .merge(remote_write)
         .fallback(not_found)

@@ -268,16 +268,20 @@ impl Db {
     }
 
     fn maintain_locked(&self) -> Result<MaintenanceReport, DbError> {
-        let mut report = MaintenanceReport::default();
-        report.head_blocks = self.compact_head()?;
-        if report.head_blocks > 0 {
+        let head_blocks = self.compact_head()?;
+        let checkpointed = head_blocks > 0;
+        if checkpointed {
             self.checkpoint()?;
-            report.checkpointed = true;
         }
-        report.compacted = self.compact_blocks()?;
-        report.deleted = self.apply_retention();
+        let compacted = self.compact_blocks()?;
+        let deleted = self.apply_retention();
         self.delete_unused_blocks();
-        Ok(report)
+        Ok(MaintenanceReport {
+            head_blocks,
+            compacted,
+            deleted,
+            checkpointed,
+        })
     }
 
     fn blocks_dir(&self) -> PathBuf {
@@ -301,10 +305,7 @@ impl Db {
         let head = &self.inner.head;
         let range = self.inner.opts.head.chunk_range_ms;
         let mut cut = 0;
-        loop {
-            let (Some(hmin), Some(hmax)) = (head.min_time(), head.max_time()) else {
-                break;
-            };
+        while let (Some(hmin), Some(hmax)) = (head.min_time(), head.max_time()) {
             if hmax.saturating_sub(hmin) <= range / 2 * 3 {
                 break;
             }

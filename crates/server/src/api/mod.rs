@@ -1,6 +1,7 @@
 //! The Prometheus-compatible HTTP API: one envelope, one error type that
 //! sorts every failure into Prometheus's closed set of error types, and the
 //! parameter parsing every endpoint shares.
+pub mod push;
 pub mod read;
 pub mod remote;
 pub mod status;
@@ -188,6 +189,24 @@ pub fn match_params(p: &Params) -> Result<Vec<Vec<Matcher>>, ApiError> {
         .collect()
 }
 
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let query = req.uri().query().map(str::to_string);
+        let headers = req.headers().clone();
+        let body = if method == Method::POST {
+            axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::BadData(format!("reading request body: {e}")))?
+        } else {
+            axum::body::Bytes::new()
+        };
+        Ok(Params::from_request(&method, query.as_deref(), &headers, &body))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,23 +229,5 @@ mod tests {
         assert!(m[1].matches("a") && !m[1].matches("c"));
         assert!(parse_selector("rate(up[5m])").is_err());
         assert!(parse_selector("{").is_err());
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let method = req.method().clone();
-        let query = req.uri().query().map(str::to_string);
-        let headers = req.headers().clone();
-        let body = if method == Method::POST {
-            axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e| ApiError::BadData(format!("reading request body: {e}")))?
-        } else {
-            axum::body::Bytes::new()
-        };
-        Ok(Params::from_request(&method, query.as_deref(), &headers, &body))
     }
 }

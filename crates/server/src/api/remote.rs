@@ -19,11 +19,11 @@ fn plain(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], m).into_response()
 }
 
-fn check_encoding(headers: &HeaderMap) -> Result<(), Response> {
+fn check_encoding(headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         if !ct.starts_with("application/x-protobuf") {
-            return Err(plain(
+            return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported Content-Type {ct:?}: remote write/read expects application/x-protobuf"),
             ));
@@ -32,7 +32,7 @@ fn check_encoding(headers: &HeaderMap) -> Result<(), Response> {
     if let Some(ce) = headers.get(header::CONTENT_ENCODING) {
         let ce = ce.to_str().unwrap_or("");
         if !ce.eq_ignore_ascii_case("snappy") {
-            return Err(plain(
+            return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported Content-Encoding {ce:?}: remote write/read expects snappy"),
             ));
@@ -44,9 +44,9 @@ fn check_encoding(headers: &HeaderMap) -> Result<(), Response> {
 /// `POST /api/v1/write`: 204 when everything was stored; 4xx with a message
 /// that says what was wrong otherwise.
 pub async fn write(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check_encoding(&headers) {
+    if let Err((status, msg)) = check_encoding(&headers) {
         st.metrics.remote_write_rejected("content_type");
-        return r;
+        return plain(status, msg);
     }
     let state = st.clone();
     let result =
@@ -91,8 +91,8 @@ fn to_matchers(ms: &[proto::LabelMatcher]) -> Result<Vec<Matcher>, String> {
 /// `POST /api/v1/read`: the samples response type, which is what Prometheus's
 /// remote_read client asks for.
 pub async fn read(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = check_encoding(&headers) {
-        return r;
+    if let Err((status, msg)) = check_encoding(&headers) {
+        return plain(status, msg);
     }
     let db = st.db.clone();
     let max_samples = st.remote_read_sample_limit;

@@ -899,3 +899,21 @@ fn blocks_read_through_any_block_dir() {
     let err = Block::open_with(Path::new("mem://block"), Box::new(MemDir(files))).unwrap_err();
     assert!(err.to_string().starts_with("mem://block/chunks"), "{err}");
 }
+
+/// The conformance check is querier-agnostic: the head passes it on the same
+/// data, which also pins block and head to the same matcher semantics.
+#[test]
+fn head_querier_passes_the_same_conformance_check() {
+    let head = Arc::new(crate::Head::new(None, crate::HeadOptions::default()));
+    let data = fixture();
+    let mut app = head.appender();
+    for (l, samples) in &data {
+        for s in samples {
+            app.append(l, s.t, s.v).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    for (mint, maxt) in [(i64::MIN, i64::MAX), (-1_000_000, 1_000_000)] {
+        check_querier(&head.querier(mint, maxt), &data, mint, maxt);
+    }
+}

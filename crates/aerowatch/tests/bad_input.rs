@@ -19,7 +19,7 @@ fn post(s: &Server, body: Vec<u8>, ct: &str) -> (u16, String) {
 #[test]
 fn every_kind_of_bad_body_is_refused_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = "limits:\n  remote_write:\n    max_body_bytes: 65536\n    max_labels_per_series: 5\n    max_label_value_length: 64\n";
+    let cfg = "limits:\n  max_series: 40\n  remote_write:\n    max_body_bytes: 65536\n    max_labels_per_series: 5\n    max_label_value_length: 64\n";
     let s = Server::start(Some(cfg), &dir.path().join("data"));
     let good = common::proto::WriteRequest {
         timeseries: vec![series(&[("__name__", "kept"), ("a", "b")], &[(1000, 7.0)])],
@@ -47,8 +47,9 @@ fn every_kind_of_bad_body_is_refused_with_a_reason() {
     let big: Vec<u8> = (0..200_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
-    let (code, _) = post(&s, big, pb);
+    let (code, msg) = post(&s, big, pb);
     assert_eq!(code, 413, "oversize body");
+    assert!(msg.contains("max_body_bytes"), "{msg}");
 
     let many = common::proto::WriteRequest {
         timeseries: vec![series(
@@ -100,6 +101,22 @@ fn every_kind_of_bad_body_is_refused_with_a_reason() {
     let (code, msg) = s.remote_write(&ooo);
     assert_eq!(code, 400);
     assert!(msg.contains("out of order sample") && msg.contains("kept"), "{msg}");
+
+    // The series limit refuses new series (the first ones fit) and says so.
+    let many_series = common::proto::WriteRequest {
+        timeseries: (0..60)
+            .map(|i| series(&[("__name__", "card"), ("i", &i.to_string())], &[(1000, 1.0)]))
+            .collect(),
+    };
+    let (code, msg) = s.remote_write(&many_series);
+    assert_eq!(code, 400);
+    assert!(msg.contains("limits.max_series"), "{msg}");
+    let stored = s.get_json("/api/v1/series?match[]=card");
+    assert_eq!(
+        stored["data"].as_array().unwrap().len(),
+        39,
+        "40 series in all, one was there before"
+    );
 
     // Still up, and the good sample is still there.
     assert_eq!(client().get(s.url("/-/healthy")).send().unwrap().status(), 200);

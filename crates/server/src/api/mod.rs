@@ -30,6 +30,9 @@ pub enum ApiError {
     /// No such thing (404 `not_found`).
     #[error("{0}")]
     NotFound(String),
+    /// The request body is over a limit (413 `bad_data`).
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl ApiError {
@@ -40,6 +43,7 @@ impl ApiError {
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "bad_data"),
         }
     }
 }
@@ -197,9 +201,13 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
         let query = req.uri().query().map(str::to_string);
         let headers = req.headers().clone();
         let body = if method == Method::POST {
-            axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e| ApiError::BadData(format!("reading request body: {e}")))?
+            axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge("request body exceeds limits.max_request_body_bytes".into())
+                } else {
+                    ApiError::BadData(format!("reading request body: {e}"))
+                }
+            })?
         } else {
             axum::body::Bytes::new()
         };

@@ -43,7 +43,27 @@ fn check_encoding(headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
 
 /// `POST /api/v1/write`: 204 when everything was stored; 4xx with a message
 /// that says what was wrong otherwise.
-pub async fn write(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn write(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            st.metrics.remote_write_rejected("too_large");
+            let status = rejection.status();
+            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "request body exceeds the limit of {} bytes (limits.remote_write.max_body_bytes)",
+                    st.body_limits.remote_write_bytes
+                )
+            } else {
+                format!("reading request body: {rejection}")
+            };
+            return plain(status, msg);
+        }
+    };
     if let Err((status, msg)) = check_encoding(&headers) {
         st.metrics.remote_write_rejected("content_type");
         return plain(status, msg);

@@ -122,6 +122,7 @@ struct RunResult {
     samples_appended: f64,
     wal_bytes: u64,
     first_start: f64,
+    rss_idle: u64,
     restart: f64,
     head_series_after_restart: f64,
     rss_after_restart: u64,
@@ -137,6 +138,9 @@ impl RunResult {
     }
     fn rss_per_series(&self, series: usize) -> f64 {
         self.mem.rss as f64 / series as f64
+    }
+    fn growth_per_series(&self, series: usize) -> f64 {
+        (self.mem.rss as f64 - self.rss_idle as f64) / series as f64
     }
     fn hwm_per_series(&self, series: usize) -> f64 {
         self.mem.hwm as f64 / series as f64
@@ -250,6 +254,7 @@ fn run_one(flavor: Flavor, binary: &std::path::Path, w: &Workload, p: &Params) -
     };
     eprintln!("[{}] starting: {}", flavor.name(), r.command);
     r.first_start = server.start().as_secs_f64();
+    r.rss_idle = server.memory().rss;
     r.ingest = ingest(&server, w, p);
     eprintln!(
         "[{}] ingested {} samples in {:.2} s ({} requests ok, {} failed{})",
@@ -416,6 +421,13 @@ fn print_table(title: &str, aw: &[RunResult], prom: &[RunResult], w: &Workload) 
             target: Target::None,
         },
         Row {
+            name: "RSS idle, before ingest",
+            aw: m(aw, &|r| r.rss_idle as f64),
+            prom: m(prom, &|r| r.rss_idle as f64),
+            fmt: mib,
+            target: Target::None,
+        },
+        Row {
             name: "RSS after ingest (VmRSS)",
             aw: m(aw, &|r| r.mem.rss as f64),
             prom: m(prom, &|r| r.mem.rss as f64),
@@ -428,6 +440,13 @@ fn print_table(title: &str, aw: &[RunResult], prom: &[RunResult], w: &Workload) 
             prom: m(prom, &|r| r.rss_per_series(s)),
             fmt: f0,
             target: Target::AtMost(0.33, Some(1024.0)),
+        },
+        Row {
+            name: "RSS growth per series (minus idle RSS)",
+            aw: m(aw, &|r| r.growth_per_series(s)),
+            prom: m(prom, &|r| r.growth_per_series(s)),
+            fmt: f0,
+            target: Target::None,
         },
         Row {
             name: "peak RSS (VmHWM) bytes per series",

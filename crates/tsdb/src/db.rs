@@ -158,6 +158,7 @@ impl Db {
         let (wal, wal_stats, outcome) = {
             let mut replayer = head::Replayer::new(&head);
             let (wal, stats) = Wal::open(&dir.join("wal"), opts.wal.clone(), |rec| replayer.apply(rec))?;
+            replayer.finish();
             (wal, stats, replayer.outcome)
         };
         head.wal = Some(wal);

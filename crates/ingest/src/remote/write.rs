@@ -132,8 +132,9 @@ fn printable(pairs: &[(&str, &str)]) -> String {
     format!("{{{}}}", s.join(", "))
 }
 
-/// Sorts a series' labels, drops empty values and checks names and limits.
-fn validate_series(pairs: &mut Vec<(&str, &str)>, limits: &WriteLimits) -> Result<(), WriteError> {
+/// Sorts a series' labels in place, moves empty values out and checks names
+/// and limits; returns how many labels remain (at the front of `pairs`).
+fn validate_series(pairs: &mut [(&str, &str)], limits: &WriteLimits) -> Result<usize, WriteError> {
     let invalid = |pairs: &[(&str, &str)], reason: String| WriteError::InvalidSeries {
         series: printable(pairs),
         reason,
@@ -177,16 +178,26 @@ fn validate_series(pairs: &mut Vec<(&str, &str)>, limits: &WriteLimits) -> Resul
             return Err(invalid(pairs, format!("invalid label name {name:?}")));
         }
     }
-    pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // Senders sort labels (the protocol asks them to); only sort when needed.
+    if !pairs.windows(2).all(|w| w[0].0 <= w[1].0) {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
     if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
         let dup = w[0].0;
         return Err(invalid(pairs, format!("duplicate label name {dup:?}")));
     }
-    pairs.retain(|(_, v)| !v.is_empty());
-    if pairs.first().map(|p| p.0) != Some(METRIC_NAME) && !pairs.iter().any(|p| p.0 == METRIC_NAME) {
-        return Err(invalid(pairs, "series has no metric name (__name__)".into()));
+    // Empty values mean "no such label": compact the others to the front.
+    let mut kept = 0;
+    for i in 0..pairs.len() {
+        if !pairs[i].1.is_empty() {
+            pairs.swap(kept, i);
+            kept += 1;
+        }
     }
-    Ok(())
+    if !pairs[..kept].iter().any(|p| p.0 == METRIC_NAME) {
+        return Err(invalid(&pairs[..kept], "series has no metric name (__name__)".into()));
+    }
+    Ok(kept)
 }
 
 /// Decompresses, decodes, validates and stores a remote write body.
@@ -203,25 +214,27 @@ pub fn ingest_write_request(
     sink: &dyn SampleSink,
     limits: &WriteLimits,
 ) -> Result<WriteOutcome, WriteError> {
-    let view = wire::decode(raw).map_err(WriteError::Protobuf)?;
+    let mut view = wire::decode(raw).map_err(WriteError::Protobuf)?;
     let mut outcome = WriteOutcome::default();
-    let mut series: Vec<Vec<(&str, &str)>> = Vec::with_capacity(view.series.len());
+    // Validated labels stay in the decoded buffer: (start, kept) per series.
+    let mut series: Vec<(usize, usize)> = Vec::with_capacity(view.series.len());
     for s in &view.series {
-        let mut pairs = view.labels[s.labels.clone()].to_vec();
+        let pairs = &mut view.labels[s.labels.clone()];
         if s.histograms > 0 {
             return Err(WriteError::InvalidSeries {
-                series: printable(&pairs),
+                series: printable(pairs),
                 reason: "native histogram samples are not supported yet; send classic histograms".into(),
             });
         }
-        validate_series(&mut pairs, limits)?;
-        series.push(pairs);
+        let kept = validate_series(pairs, limits)?;
+        series.push((s.labels.start, kept));
     }
     let mut app = sink.appender();
     let mut refused = 0u64;
     let mut total = 0u64;
     let mut first: Option<String> = None;
-    for (s, pairs) in view.series.iter().zip(&series) {
+    for (s, &(start, kept)) in view.series.iter().zip(&series) {
+        let pairs = &view.labels[start..start + kept];
         outcome.series += 1;
         outcome.exemplars_ignored += s.exemplars as u64;
         for &(t, v) in &view.samples[s.samples.clone()] {
@@ -332,6 +345,21 @@ mod tests {
         let out = ingest_write_body(&encode(&req), &sink, &WriteLimits::default()).unwrap();
         assert_eq!(out.samples, 2);
         assert_eq!(sink.committed.lock().len(), 2);
+    }
+
+    #[test]
+    fn unsorted_labels_are_sorted_and_empty_values_dropped() {
+        let req = WriteRequest {
+            timeseries: vec![ts(
+                &[("zone", ""), ("job", "x"), ("__name__", "up"), ("a", "")],
+                &[(1, 1.0)],
+            )],
+            metadata: vec![],
+        };
+        let sink = MemSink::default();
+        ingest_write_body(&encode(&req), &sink, &WriteLimits::default()).unwrap();
+        let got = sink.committed.lock();
+        assert_eq!(got[0].0, Labels::from_pairs([("__name__", "up"), ("job", "x")]));
     }
 
     #[test]

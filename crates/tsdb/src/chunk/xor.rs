@@ -282,7 +282,20 @@ impl XorChunk {
 
     /// Timestamp of the first sample.
     pub fn first_time(&self) -> Option<i64> {
-        self.iter().next().map(|s| s.t)
+        if self.num_samples() == 0 {
+            return None;
+        }
+        // The first timestamp is a zig-zag varint written byte-aligned right
+        // after the header; read it without setting up a bit iterator (the
+        // head asks for it on every append).
+        let mut v: u64 = 0;
+        for (i, &b) in self.buf.get(2..)?.iter().take(10).enumerate() {
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b < 0x80 {
+                return Some(((v >> 1) as i64) ^ -((v & 1) as i64));
+            }
+        }
+        None
     }
 
     /// Timestamp of the last sample.

@@ -1,6 +1,5 @@
 //! Appending to the head: validate on `append`, make durable and visible on
 //! `commit`.
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -55,7 +54,7 @@ pub struct HeadAppender {
     head: Arc<Head>,
     series: Vec<Arc<MemSeries>>,
     /// Index into `series` by ref, and the newest pending sample per series.
-    pending_by_ref: HashMap<u64, (usize, i64, u64)>,
+    pending_by_ref: rustc_hash::FxHashMap<u64, (usize, i64, u64)>,
     samples: Vec<(usize, Sample)>,
     floor: i64,
     created: u64,
@@ -67,7 +66,7 @@ impl HeadAppender {
         HeadAppender {
             head,
             series: Vec::new(),
-            pending_by_ref: HashMap::new(),
+            pending_by_ref: rustc_hash::FxHashMap::default(),
             samples: Vec::new(),
             floor,
             created: 0,

@@ -56,6 +56,10 @@ impl SeriesData {
             if let Some(c) = self.chunks.last_mut() {
                 c.shrink_to_fit();
             }
+            // Grow the list one chunk at a time: a head holds a handful of
+            // chunks per series, and Vec's default doubling would reserve
+            // room for four (over 200 bytes) with the first one.
+            self.chunks.reserve_exact(1);
             self.chunks.push(XorChunk::new());
         }
         if let Some(c) = self.chunks.last_mut() {

@@ -56,14 +56,16 @@ impl Head {
         let mut new_min = i64::MAX;
         for s in self.all_series() {
             let mut data = s.data.lock();
-            let had_data = !data.chunks.is_empty();
             let before = data.chunks.len();
             data.chunks.retain(|c| c.last_time().is_some_and(|t| t >= maxt));
             stats.chunks_removed += before - data.chunks.len();
             if let Some(t) = data.chunks.first().and_then(|c| c.first_time()) {
                 new_min = new_min.min(t);
             }
-            if had_data && data.chunks.is_empty() {
+            // Empty series go too, including ones replayed whose samples were
+            // all persisted already; an appender that still holds one finds
+            // it again by its labels at commit.
+            if data.chunks.is_empty() {
                 s.mark_removed();
                 drop(data);
                 self.remove_series(&s);

@@ -54,6 +54,7 @@ pub(crate) struct Replayer<'a> {
     /// Reused between flushes: fresh buffers would page-fault every time.
     sorted: Vec<(i64, f64)>,
     floor: i64,
+    batch: usize,
     pub outcome: ReplayOutcome,
 }
 
@@ -69,6 +70,7 @@ impl<'a> Replayer<'a> {
             pending_samples: Vec::new(),
             sorted: Vec::new(),
             floor: head.min_valid_time.load(std::sync::atomic::Ordering::Relaxed),
+            batch: BATCH,
             outcome: ReplayOutcome::default(),
         }
     }
@@ -132,7 +134,7 @@ impl<'a> Replayer<'a> {
                     self.pending_series.push(idx);
                     self.pending_samples.push((rs.sample.t, rs.sample.v));
                 }
-                if self.pending_series.len() >= BATCH {
+                if self.pending_series.len() >= self.batch {
                     self.flush();
                 }
             }
@@ -226,5 +228,82 @@ impl<'a> Replayer<'a> {
                 .chunks_created
                 .fetch_add(chunks, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use model::{MatchType, Matcher, Sample};
+
+    use super::*;
+    use crate::head::HeadOptions;
+    use crate::querier::Querier;
+    use crate::record::{encode_samples, encode_series, RefSample};
+
+    #[test]
+    fn batches_keep_per_series_order_across_flushes_and_refs() {
+        let head = Arc::new(Head::new(None, HeadOptions::default()));
+        let mut r = Replayer::new(&head);
+        r.batch = 7;
+        let mut rec = Vec::new();
+        // Series 1..=5, and ref 9 naming the same labels as ref 2 (a series
+        // re-created under a new ref): both must feed one series in order.
+        let defs: Vec<(u64, Vec<(&str, &str)>)> = (1..=5u64)
+            .map(|i| {
+                (
+                    i,
+                    vec![("__name__", "m"), ("i", ["a", "b", "c", "d", "e"][i as usize - 1])],
+                )
+            })
+            .chain(std::iter::once((9u64, vec![("__name__", "m"), ("i", "b")])))
+            .collect();
+        encode_series(&mut rec, defs.into_iter());
+        r.apply(&rec).unwrap();
+        for round in 0..10i64 {
+            let samples: Vec<RefSample> = (1..=5u64)
+                .map(|i| {
+                    let series_ref = if i == 2 && round >= 5 { 9 } else { i };
+                    RefSample {
+                        series_ref,
+                        sample: Sample {
+                            t: round * 1000,
+                            v: (round * 10 + i as i64) as f64,
+                        },
+                    }
+                })
+                .chain(std::iter::once(RefSample {
+                    series_ref: 77,
+                    sample: Sample { t: 0, v: 0.0 },
+                }))
+                .collect();
+            rec.clear();
+            encode_samples(&mut rec, &samples);
+            r.apply(&rec).unwrap();
+        }
+        r.finish();
+        assert_eq!(r.outcome.samples, 50);
+        assert_eq!(r.outcome.unknown_refs, 10);
+        assert_eq!(r.outcome.refused, 0);
+        let all = head
+            .querier(i64::MIN, i64::MAX)
+            .select(&[Matcher::new(MatchType::Equal, "__name__", "m").unwrap()])
+            .unwrap();
+        assert_eq!(all.len(), 5);
+        for s in &all {
+            let i = ["a", "b", "c", "d", "e"]
+                .iter()
+                .position(|x| Some(*x) == s.labels.get("i"))
+                .unwrap() as i64
+                + 1;
+            let want: Vec<(i64, f64)> = (0..10).map(|round| (round * 1000, (round * 10 + i) as f64)).collect();
+            assert_eq!(
+                s.samples.iter().map(|x| (x.t, x.v)).collect::<Vec<_>>(),
+                want,
+                "{}",
+                s.labels
+            );
+        }
+        assert_eq!(head.min_time(), Some(0));
+        assert_eq!(head.max_time(), Some(9000));
     }
 }

@@ -538,7 +538,7 @@ fn print_table(title: &str, aw: &[RunResult], prom: &[RunResult], w: &Workload) 
             met
         );
     }
-    println!("| bytes per sample in blocks | not measured yet: persisted blocks are being built | | | ≤ 0.5× | |");
+    println!("| bytes per sample in blocks | see `cargo bench -p tsdb --bench block` | | | ≤ 0.5× | |");
 }
 
 /// One line per run, to show the spread behind the medians.

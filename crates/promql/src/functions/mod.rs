@@ -1,0 +1,1 @@
+//! PromQL functions, one family per file. (Being written.)

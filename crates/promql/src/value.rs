@@ -22,7 +22,11 @@ pub struct Steps {
 impl Steps {
     /// A single evaluation at `t`.
     pub fn instant(t: i64) -> Steps {
-        Steps { start: t, end: t, step: 1 }
+        Steps {
+            start: t,
+            end: t,
+            step: 1,
+        }
     }
 
     /// Number of evaluation times.

@@ -4,13 +4,40 @@
 //! series  : 0x01 | uvarint count | count × (uvarint ref | uvarint nlabels | nlabels × (str name | str value))
 //! samples : 0x02 | uvarint count | varint base_t | count × (uvarint ref | varint t-base_t | u64 BE value bits)
 //! ```
-//! `str` is a uvarint length followed by UTF-8 bytes.
+//! `str` is a uvarint length followed by UTF-8 bytes. When snappy makes a
+//! record smaller, its type byte gets the high bit (`0x81`, `0x82`) and the
+//! rest of the record is the snappy block-format compression of the body.
 use model::{Label, Labels, Sample};
 
 use crate::encoding::{put_str, put_uvarint, put_varint, DecodeError, Decoder};
 
 const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
+/// Set on the type byte of a snappy-compressed record.
+const COMPRESSED: u8 = 0x80;
+/// Records shorter than this are not worth compressing.
+const COMPRESS_MIN: usize = 64;
+
+thread_local! {
+    static SNAPPY: std::cell::RefCell<snap::raw::Encoder> = std::cell::RefCell::new(snap::raw::Encoder::new());
+}
+
+/// Compresses the body of the record that starts at `start` in `buf` when
+/// that makes it smaller.
+fn compress_tail(buf: &mut Vec<u8>, start: usize) {
+    let body = &buf[start + 1..];
+    if body.len() < COMPRESS_MIN {
+        return;
+    }
+    let compressed = SNAPPY.with(|e| e.borrow_mut().compress_vec(body));
+    if let Ok(c) = compressed {
+        if c.len() < body.len() {
+            buf[start] |= COMPRESSED;
+            buf.truncate(start + 1);
+            buf.extend_from_slice(&c);
+        }
+    }
+}
 
 /// A series definition: its reference and labels.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +68,7 @@ pub enum Record {
 
 /// Encodes series records from `(ref, label pairs)`.
 pub fn encode_series<'a>(buf: &mut Vec<u8>, series: impl ExactSizeIterator<Item = (u64, Vec<(&'a str, &'a str)>)>) {
+    let start = buf.len();
     buf.push(SERIES);
     put_uvarint(buf, series.len() as u64);
     for (r, labels) in series {
@@ -51,10 +79,12 @@ pub fn encode_series<'a>(buf: &mut Vec<u8>, series: impl ExactSizeIterator<Item 
             put_str(buf, v);
         }
     }
+    compress_tail(buf, start);
 }
 
 /// Encodes a samples record.
 pub fn encode_samples(buf: &mut Vec<u8>, samples: &[RefSample]) {
+    let start = buf.len();
     buf.push(SAMPLES);
     put_uvarint(buf, samples.len() as u64);
     let base = samples.first().map(|s| s.sample.t).unwrap_or(0);
@@ -64,10 +94,26 @@ pub fn encode_samples(buf: &mut Vec<u8>, samples: &[RefSample]) {
         put_varint(buf, s.sample.t.wrapping_sub(base));
         buf.extend_from_slice(&s.sample.v.to_bits().to_be_bytes());
     }
+    compress_tail(buf, start);
 }
 
 /// Decodes one record payload.
 pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
+    match buf.first() {
+        Some(&t) if t & COMPRESSED != 0 => {
+            let body = snap::raw::Decoder::new()
+                .decompress_vec(&buf[1..])
+                .map_err(|e| DecodeError::Invalid(format!("snappy: {e}")))?;
+            let mut plain = Vec::with_capacity(body.len() + 1);
+            plain.push(t & !COMPRESSED);
+            plain.extend_from_slice(&body);
+            decode_plain(&plain)
+        }
+        _ => decode_plain(buf),
+    }
+}
+
+fn decode_plain(buf: &[u8]) -> Result<Record, DecodeError> {
     let mut d = Decoder::new(buf);
     match d.u8()? {
         SERIES => {
@@ -150,6 +196,41 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn large_records_are_compressed_and_round_trip() {
+        let samples: Vec<RefSample> = (0..500)
+            .map(|i| RefSample {
+                series_ref: 1000 + i,
+                sample: Sample {
+                    t: 1_700_000_000_000 + i as i64,
+                    v: (i % 7) as f64,
+                },
+            })
+            .collect();
+        let mut buf = Vec::new();
+        encode_samples(&mut buf, &samples);
+        assert_eq!(buf[0], SAMPLES | COMPRESSED);
+        assert!(buf.len() < samples.len() * 10, "{} bytes", buf.len());
+        match decode(&buf).unwrap() {
+            Record::Samples(s) => assert_eq!(s, samples),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Truncated or corrupt compressed bodies are errors, not panics.
+        for n in 1..buf.len() {
+            let _ = decode(&buf[..n]);
+        }
+        let names: Vec<String> = (0..50).map(|i| format!("node_cpu_seconds_total_{i}")).collect();
+        let defs: Vec<(u64, Vec<(&str, &str)>)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (i as u64, vec![("__name__", n.as_str()), ("job", "node")]))
+            .collect();
+        buf.clear();
+        encode_series(&mut buf, defs.into_iter());
+        assert_eq!(buf[0], SERIES | COMPRESSED);
+        assert!(matches!(decode(&buf).unwrap(), Record::Series(s) if s.len() == 50));
     }
 
     #[test]

@@ -218,6 +218,13 @@ fn storage_metrics(st: &AppState, out: &mut String) {
             wal.disk_size(),
         );
     }
+    family(
+        out,
+        "aerowatch_tsdb_head_chunks_spilled_bytes",
+        "gauge",
+        "Bytes of closed head chunks moved from memory to head_chunks/.",
+        head.spilled_bytes(),
+    );
     let d = st.db.counters();
     family(
         out,

@@ -105,6 +105,8 @@ pub struct MaintenanceReport {
     pub deleted: usize,
     /// Whether a WAL checkpoint was written.
     pub checkpointed: bool,
+    /// Closed head chunks moved out of memory.
+    pub spilled: usize,
 }
 
 struct Inner {
@@ -152,6 +154,8 @@ impl Db {
         std::fs::create_dir_all(&blocks_dir).map_err(io(&blocks_dir))?;
         let (blocks, failed) = block::open_all(&blocks_dir);
         let mut head = Head::new(None, opts.head.clone());
+        let chunks_dir = dir.join("head_chunks");
+        head.enable_chunk_spill(&chunks_dir).map_err(io(&chunks_dir))?;
         if let Some(maxt) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.set_min_valid_time(maxt);
         }
@@ -274,6 +278,11 @@ impl Db {
         if checkpointed {
             self.checkpoint()?;
         }
+        let spilled = self
+            .inner
+            .head
+            .spill()
+            .map_err(io(&self.inner.dir.join("head_chunks")))?;
         let compacted = self.compact_blocks()?;
         let deleted = self.apply_retention();
         self.delete_unused_blocks();
@@ -282,6 +291,7 @@ impl Db {
             compacted,
             deleted,
             checkpointed,
+            spilled,
         })
     }
 
@@ -312,7 +322,10 @@ impl Db {
             }
             let mint = hmin.div_euclid(range) * range;
             let maxt = mint + range;
-            let series = head.persistable(mint, maxt);
+            let series = head.persistable(mint, maxt).map_err(|source| DbError::Io {
+                path: self.inner.dir.join("head_chunks"),
+                source,
+            })?;
             if !series.is_empty() {
                 let meta = block::write_block(&self.blocks_dir(), series.into_iter(), mint, maxt, 1, Vec::new())?;
                 tracing::info!(block = %meta.id, mint, maxt, series = meta.stats.num_series, samples = meta.stats.num_samples, "persisted head block");

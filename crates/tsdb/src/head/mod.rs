@@ -9,6 +9,7 @@
 //! appenders for different series rarely contend. Lock order is stripe →
 //! symbols → refs → postings; readers take postings, release it, then refs.
 mod append;
+mod chunk_files;
 pub(crate) use replay::Replayer;
 mod read;
 mod replay;
@@ -123,6 +124,8 @@ pub struct Head {
     /// Lower bound below which no sample is accepted (the end of persisted data).
     pub(crate) min_valid_time: AtomicI64,
     pub(crate) wal: Option<Wal>,
+    /// Where closed chunks are moved out of memory (None: they stay).
+    pub(crate) chunk_files: Option<chunk_files::ChunkFiles>,
     /// Held for reading by commits, for writing by truncation.
     pub(crate) gc: RwLock<()>,
     /// Accept/refuse counters.
@@ -143,6 +146,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             min_valid_time: AtomicI64::new(i64::MIN),
             wal,
+            chunk_files: None,
             gc: RwLock::new(()),
             counters: HeadCounters::default(),
             opts,
@@ -274,6 +278,70 @@ impl Head {
         drop(stripe);
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
         (series, true)
+    }
+
+    /// Opens (wiping) the head chunk directory that [`spill`](Self::spill) writes to.
+    pub fn enable_chunk_spill(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.chunk_files = Some(chunk_files::ChunkFiles::open(dir)?);
+        Ok(())
+    }
+
+    /// Bytes of spilled head chunks on disk.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.chunk_files.as_ref().map(|f| f.disk_size()).unwrap_or(0)
+    }
+
+    /// Moves every closed in-memory chunk to the head chunk files; returns
+    /// how many moved. Called from maintenance (not concurrently with
+    /// truncation); appends go on meanwhile, as they only touch open chunks.
+    pub fn spill(&self) -> std::io::Result<usize> {
+        let Some(files) = &self.chunk_files else { return Ok(0) };
+        let mut moved = 0;
+        let mut batch_series: Vec<(Arc<MemSeries>, usize)> = Vec::new();
+        let mut batch: Vec<(u64, i64, i64, Vec<u8>)> = Vec::new();
+        let mut batch_bytes = 0usize;
+        let flush = |series: &mut Vec<(Arc<MemSeries>, usize)>,
+                     chunks: &mut Vec<(u64, i64, i64, Vec<u8>)>|
+         -> std::io::Result<usize> {
+            if chunks.is_empty() {
+                return Ok(0);
+            }
+            let views: Vec<(u64, i64, i64, &[u8])> =
+                chunks.iter().map(|(r, a, b, d)| (*r, *a, *b, d.as_slice())).collect();
+            let refs = files.write(&views)?;
+            for ((s, idx), disk) in series.iter().zip(refs) {
+                let mut data = s.data.lock();
+                if let Some(c @ series::HeadChunk::Mem(_)) = data.chunks.get_mut(*idx) {
+                    *c = series::HeadChunk::Disk(disk);
+                }
+            }
+            let n = chunks.len();
+            series.clear();
+            chunks.clear();
+            Ok(n)
+        };
+        for s in self.all_series() {
+            {
+                let data = s.data.lock();
+                let closed = data.chunks.len().saturating_sub(1);
+                for (idx, c) in data.chunks[..closed].iter().enumerate() {
+                    if let series::HeadChunk::Mem(x) = c {
+                        let (Some(a), Some(b)) = (x.first_time(), x.last_time()) else {
+                            continue;
+                        };
+                        batch_bytes += x.bytes().len();
+                        batch.push((s.series_ref, a, b, x.bytes().to_vec()));
+                        batch_series.push((s.clone(), idx));
+                    }
+                }
+            }
+            if batch_bytes >= 4 << 20 {
+                moved += flush(&mut batch_series, &mut batch)?;
+                batch_bytes = 0;
+            }
+        }
+        moved += flush(&mut batch_series, &mut batch)?;
+        Ok(moved)
     }
 
     /// Unlinks a series from the stripes, the ref map and the postings.

@@ -91,7 +91,10 @@ impl Querier for HeadQuerier {
         let mut out: Vec<SeriesSamples> = Vec::new();
         for s in self.matching_series(matchers) {
             let mut samples = Vec::new();
-            s.data.lock().samples_in(self.mint, self.maxt, &mut samples);
+            s.data
+                .lock()
+                .samples_in(self.mint, self.maxt, self.head.chunk_files.as_ref(), &mut samples)
+                .map_err(|e| QueryError::Storage(format!("reading a head chunk: {e}")))?;
             if !samples.is_empty() {
                 out.push(SeriesSamples {
                     labels: self.head.labels_of(&s),

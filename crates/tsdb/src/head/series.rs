@@ -4,8 +4,47 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use model::{Label, Labels, Sample};
 use parking_lot::Mutex;
 
-use crate::chunk::{XorChunk, MAX_SAMPLES_PER_CHUNK};
+use super::chunk_files::{ChunkFiles, DiskChunk};
+use crate::chunk::{XorChunk, XorIter, MAX_SAMPLES_PER_CHUNK};
 use crate::symbols::{Resolver, Sym};
+
+/// A head chunk: in memory, or (closed and) spilled to the head chunk files.
+pub(crate) enum HeadChunk {
+    Mem(XorChunk),
+    Disk(DiskChunk),
+}
+
+impl HeadChunk {
+    pub fn first_time(&self) -> Option<i64> {
+        match self {
+            HeadChunk::Mem(c) => c.first_time(),
+            HeadChunk::Disk(d) => Some(d.min_t),
+        }
+    }
+
+    pub fn last_time(&self) -> Option<i64> {
+        match self {
+            HeadChunk::Mem(c) => c.last_time(),
+            HeadChunk::Disk(d) => Some(d.max_t),
+        }
+    }
+
+    /// The chunk's XOR bytes (read back from disk when spilled).
+    pub fn bytes(&self, files: Option<&ChunkFiles>) -> std::io::Result<Vec<u8>> {
+        match (self, files) {
+            (HeadChunk::Mem(c), _) => Ok(c.bytes().to_vec()),
+            (HeadChunk::Disk(d), Some(f)) => f.read(d),
+            (HeadChunk::Disk(_), None) => Err(std::io::Error::other("spilled chunk without chunk files")),
+        }
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            HeadChunk::Mem(c) => c.memory_bytes() - std::mem::size_of::<XorChunk>() + std::mem::size_of::<HeadChunk>(),
+            HeadChunk::Disk(_) => std::mem::size_of::<HeadChunk>(),
+        }
+    }
+}
 
 /// Why a sample was refused by a series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,15 +53,23 @@ pub(crate) enum Refusal {
     DuplicateTimestamp,
 }
 
-/// The chunks of a series, oldest first; the last one is open for appends.
+/// The chunks of a series, oldest first; the last one is open for appends
+/// and always in memory (only closed chunks are spilled).
 #[derive(Default)]
 pub(crate) struct SeriesData {
-    pub chunks: Vec<XorChunk>,
+    pub chunks: Vec<HeadChunk>,
 }
 
 impl SeriesData {
+    fn open_chunk(&self) -> Option<&XorChunk> {
+        match self.chunks.last()? {
+            HeadChunk::Mem(c) => Some(c),
+            HeadChunk::Disk(_) => None,
+        }
+    }
+
     pub fn last(&self) -> Option<(i64, f64)> {
-        let c = self.chunks.last()?;
+        let c = self.open_chunk()?;
         Some((c.last_time()?, c.last_value()?))
     }
 
@@ -45,7 +92,7 @@ impl SeriesData {
 
     /// Appends a checked sample; returns true when a new chunk was cut.
     pub fn append(&mut self, t: i64, v: f64, chunk_range_ms: i64) -> bool {
-        let cut = match self.chunks.last() {
+        let cut = match self.open_chunk() {
             None => true,
             Some(c) => {
                 let first = c.first_time().unwrap_or(t);
@@ -53,23 +100,30 @@ impl SeriesData {
             }
         };
         if cut {
-            if let Some(c) = self.chunks.last_mut() {
+            if let Some(HeadChunk::Mem(c)) = self.chunks.last_mut() {
                 c.shrink_to_fit();
             }
             // Grow the list one chunk at a time: a head holds a handful of
             // chunks per series, and Vec's default doubling would reserve
             // room for four (over 200 bytes) with the first one.
             self.chunks.reserve_exact(1);
-            self.chunks.push(XorChunk::new());
+            self.chunks.push(HeadChunk::Mem(XorChunk::new()));
         }
-        if let Some(c) = self.chunks.last_mut() {
+        if let Some(HeadChunk::Mem(c)) = self.chunks.last_mut() {
             c.append(t, v);
         }
         cut
     }
 
-    /// Samples within `[mint, maxt]`.
-    pub fn samples_in(&self, mint: i64, maxt: i64, out: &mut Vec<Sample>) {
+    /// Samples within `[mint, maxt]`. Spilled chunks are read back from
+    /// `files` (a positioned read, normally from the page cache).
+    pub fn samples_in(
+        &self,
+        mint: i64,
+        maxt: i64,
+        files: Option<&ChunkFiles>,
+        out: &mut Vec<Sample>,
+    ) -> std::io::Result<()> {
         for c in &self.chunks {
             let (Some(first), Some(last)) = (c.first_time(), c.last_time()) else {
                 continue;
@@ -77,8 +131,19 @@ impl SeriesData {
             if last < mint || first > maxt {
                 continue;
             }
-            out.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt));
+            match c {
+                HeadChunk::Mem(c) => out.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt)),
+                HeadChunk::Disk(_) => {
+                    let bytes = c.bytes(files)?;
+                    let mut it = XorIter::new(&bytes);
+                    out.extend(it.by_ref().filter(|s| s.t >= mint && s.t <= maxt));
+                    if let Some(e) = it.err() {
+                        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()));
+                    }
+                }
+            }
         }
+        Ok(())
     }
 
     pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
@@ -154,11 +219,11 @@ impl MemSeries {
         let data = self.data.lock();
         std::mem::size_of::<Self>()
             + self.labels.len() * 8
-            + data.chunks.capacity() * std::mem::size_of::<XorChunk>()
+            + data.chunks.capacity() * std::mem::size_of::<HeadChunk>()
             + data
                 .chunks
                 .iter()
-                .map(|c| c.memory_bytes() - std::mem::size_of::<XorChunk>())
+                .map(|c| c.memory_bytes().saturating_sub(std::mem::size_of::<HeadChunk>()))
                 .sum::<usize>()
     }
 }
@@ -178,7 +243,7 @@ mod tests {
         d.append(1000, 1.0, range);
         assert_eq!(d.chunks.len(), 3, "cut at the range boundary");
         let mut out = Vec::new();
-        d.samples_in(5, 124, &mut out);
+        d.samples_in(5, 124, None, &mut out).unwrap();
         assert_eq!(out.len(), 120);
         assert_eq!(out.first().map(|s| s.t), Some(5));
         assert_eq!(out.last().map(|s| s.t), Some(124));

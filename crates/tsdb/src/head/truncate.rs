@@ -18,23 +18,28 @@ impl Head {
     /// Every series' chunks that hold data in `[mint, maxt)`, sorted by
     /// labels, for writing a block. Chunks never cross a block-range
     /// boundary, so each one belongs wholly to one block.
-    pub fn persistable(&self, mint: i64, maxt: i64) -> Vec<BlockSeries> {
+    /// A spilled chunk that cannot be read back fails the whole call, so the
+    /// head is not truncated and nothing is lost (the WAL still has it).
+    pub fn persistable(&self, mint: i64, maxt: i64) -> std::io::Result<Vec<BlockSeries>> {
         let mut out = Vec::new();
         for s in self.all_series() {
-            let chunks: Vec<ChunkData> = {
+            let mut chunks: Vec<ChunkData> = Vec::new();
+            {
                 let data = s.data.lock();
-                data.chunks
-                    .iter()
-                    .filter_map(|c| {
-                        let (first, last) = (c.first_time()?, c.last_time()?);
-                        (first < maxt && last >= mint).then(|| ChunkData {
-                            min_time: first,
-                            max_time: last,
-                            data: c.bytes().to_vec(),
-                        })
-                    })
-                    .collect()
-            };
+                for c in &data.chunks {
+                    let (Some(first), Some(last)) = (c.first_time(), c.last_time()) else {
+                        continue;
+                    };
+                    if first >= maxt || last < mint {
+                        continue;
+                    }
+                    chunks.push(ChunkData {
+                        min_time: first,
+                        max_time: last,
+                        data: c.bytes(self.chunk_files.as_ref())?,
+                    });
+                }
+            }
             if !chunks.is_empty() {
                 out.push(BlockSeries {
                     labels: self.labels_of(&s),
@@ -43,7 +48,7 @@ impl Head {
             }
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        out
+        Ok(out)
     }
 
     /// Drops chunks whose samples are all older than `maxt` (now persisted),
@@ -73,6 +78,9 @@ impl Head {
             }
         }
         self.min_time.store(new_min, Ordering::Relaxed);
+        if let Some(files) = &self.chunk_files {
+            files.drop_before(maxt);
+        }
         self.counters
             .series_removed
             .fetch_add(stats.series_removed as u64, Ordering::Relaxed);

@@ -243,6 +243,32 @@ impl Default for WebConfig {
     }
 }
 
+/// `query:` — PromQL engine limits, named and defaulted as Prometheus's
+/// `--query.*` flags. Read at start-up (a reload does not change them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// How far back an instant selector looks for a sample (5m).
+    pub lookback_delta: PromDuration,
+    /// Most samples one query may hold in memory at once (50,000,000).
+    pub max_samples: usize,
+    /// Longest a query may run (2m).
+    pub timeout: PromDuration,
+    /// Queries evaluated at once; more wait in a queue (20).
+    pub max_concurrency: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig {
+            lookback_delta: PromDuration::from_secs(300),
+            max_samples: 50_000_000,
+            timeout: PromDuration::from_secs(120),
+            max_concurrency: 20,
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +291,9 @@ pub struct Config {
     /// HTTP surface.
     #[serde(default)]
     pub web: WebConfig,
+    /// PromQL engine limits.
+    #[serde(default)]
+    pub query: QueryConfig,
 }
 
 /// A loaded, validated config and where it came from.
@@ -274,6 +303,8 @@ pub struct Loaded {
     pub config: Config,
     /// The file, or None for embedded defaults.
     pub path: Option<PathBuf>,
+    /// The text it was parsed from (after `${ENV}` expansion), for `/api/v1/status/config`.
+    pub text: String,
 }
 
 const EMBEDDED: &str = include_str!("default_config.yml");
@@ -282,7 +313,11 @@ const EMBEDDED: &str = include_str!("default_config.yml");
 pub fn embedded(self_target: &str) -> Result<Loaded, ConfigErrors> {
     let text = EMBEDDED.replace("AEROWATCH_SELF_TARGET", self_target);
     let config = parse("<embedded defaults>", &text)?;
-    Ok(Loaded { config, path: None })
+    Ok(Loaded {
+        config,
+        path: None,
+        text,
+    })
 }
 
 /// Reads, expands, parses and validates a config file.
@@ -300,6 +335,7 @@ pub fn load_file(path: &Path) -> Result<Loaded, ConfigErrors> {
     Ok(Loaded {
         config,
         path: Some(path.to_path_buf()),
+        text,
     })
 }
 
@@ -441,6 +477,18 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
             }
         }
     }
+    if config.query.max_concurrency == 0 || config.query.max_samples == 0 {
+        err(
+            Some("query:"),
+            "query.max_concurrency and query.max_samples must be at least 1".into(),
+        );
+    }
+    if config.query.lookback_delta.as_millis() <= 0 || config.query.timeout.as_millis() <= 0 {
+        err(
+            Some("query:"),
+            "query.lookback_delta and query.timeout must be positive".into(),
+        );
+    }
     if config.storage.wal.segment_size < 1 << 20 {
         err(
             Some("segment_size"),
@@ -495,6 +543,22 @@ mod tests {
         let e = expand_env("f", "a: 1\nb: ${MISSING}\n", env).unwrap_err();
         assert_eq!(e.0[0].line, Some(2));
         assert!(e.to_string().contains("MISSING"));
+    }
+
+    #[test]
+    fn query_section_defaults_like_prometheus_flags() {
+        let q = parse("a.yml", "").unwrap().query;
+        assert_eq!(
+            (q.lookback_delta.to_string(), q.timeout.to_string()),
+            ("5m".into(), "2m".into())
+        );
+        assert_eq!((q.max_samples, q.max_concurrency), (50_000_000, 20));
+        let q = parse("a.yml", "query:\n  timeout: 30s\n  max_concurrency: 4\n")
+            .unwrap()
+            .query;
+        assert_eq!((q.timeout.to_string(), q.max_concurrency), ("30s".into(), 4));
+        let e = parse("a.yml", "query:\n  max_concurrency: 0\n").unwrap_err();
+        assert_eq!(e.0[0].line, Some(1), "{e}");
     }
 
     #[test]

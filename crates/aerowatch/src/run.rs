@@ -66,6 +66,43 @@ fn self_target(listen: SocketAddr) -> String {
     }
 }
 
+fn engine_options(c: &Config) -> server::promql::EngineOptions {
+    server::promql::EngineOptions {
+        lookback_delta_ms: c.query.lookback_delta.as_millis(),
+        max_samples: c.query.max_samples,
+        timeout: c.query.timeout.get(),
+        max_concurrent: c.query.max_concurrency,
+        // Prometheus's default subquery step is the evaluation interval.
+        default_subquery_step_ms: c.global.evaluation_interval.as_millis().max(1),
+    }
+}
+
+/// `/api/v1/status/flags`: the command line, and the query settings under
+/// Prometheus's flag names.
+fn status_flags(
+    args: &ServeArgs,
+    c: &Config,
+    data_dir: &std::path::Path,
+) -> std::collections::BTreeMap<String, String> {
+    let q = &c.query;
+    let config_file = args.config_file.as_ref().map(|p| p.display().to_string());
+    [
+        ("config.file", config_file.unwrap_or_default()),
+        ("storage.path", data_dir.display().to_string()),
+        ("web.listen-address", args.listen_address.to_string()),
+        ("web.insecure-no-auth", args.insecure_no_auth.to_string()),
+        ("log.level", args.log_level.clone()),
+        ("log.format", format!("{:?}", args.log_format).to_lowercase()),
+        ("query.lookback-delta", q.lookback_delta.to_string()),
+        ("query.max-concurrency", q.max_concurrency.to_string()),
+        ("query.max-samples", q.max_samples.to_string()),
+        ("query.timeout", q.timeout.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 fn tsdb_options(c: &Config) -> tsdb::Options {
     let fsync = match c.storage.wal.fsync {
         FsyncMode::Always => tsdb::FsyncPolicy::Always,
@@ -144,12 +181,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.remote_read_sample_limit = cfg.limits.remote_read.max_samples;
     state.environment = cfg.web.environment.clone();
     *state.auth.write() = Arc::new(server::auth::Authenticator::new(cfg.auth.clone()));
+    state.engine = Arc::new(server::promql::Engine::new(engine_options(&cfg)));
+    state.runtime.flags = status_flags(&args, &cfg, &data_dir);
+    state.runtime.storage_retention =
+        server::api::query::retention_string(cfg.storage.retention.time.as_millis(), cfg.storage.retention.size_bytes);
+    state.runtime.corruption_count = state.open_report.wal.corrupt_tails_truncated;
+    state.runtime.config_loaded(&loaded.text);
 
     let scrape = Arc::new(ScrapeManager::new(
         sink,
         format!("Aerowatch/{}", env!("CARGO_PKG_VERSION")),
     ));
     state.targets = Arc::new(crate::targets::ScrapeTargets(scrape.clone()));
+    state.metadata = scrape.clone();
     let (reload_tx, mut reload_rx) = mpsc::channel::<server::ReloadRequest>(4);
     state.reload = Some(reload_tx);
     let state = Arc::new(state);
@@ -260,7 +304,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 let result = reload(&args, &state, &scrape, tls.as_ref()).await;
                 match &result {
                     Ok(()) => tracing::info!("configuration reloaded"),
-                    Err(e) => tracing::error!(error = %e, "reload failed; the previous configuration stays in force"),
+                    Err(e) => {
+                        state.runtime.config_failed();
+                        tracing::error!(error = %e, "reload failed; the previous configuration stays in force")
+                    }
                 }
                 if let Some(reply) = reply {
                     let _ = reply.send(result);
@@ -313,7 +360,7 @@ async fn reload(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("{e:#}"))?;
-    let cfg = loaded.config;
+    let cfg = &loaded.config;
     if let (Some(live), Some(t)) = (tls, &cfg.web.tls_server_config) {
         live.reload_from_pem_file(&t.cert_file, &t.key_file)
             .await
@@ -324,6 +371,7 @@ async fn reload(
         .apply_config(cfg.scrape_configs.clone())
         .await
         .map_err(|e| e.errors.join("; "))?;
+    state.runtime.config_loaded(&loaded.text);
     Ok(())
 }
 

@@ -5,9 +5,14 @@
 //! range rather than once per step.
 #![warn(missing_docs)]
 
+mod engine;
 mod error;
+mod eval;
 pub mod functions;
+mod queryable;
 pub mod value;
 
+pub use engine::{Engine, EngineOptions, QueryOptions, QueryResult, QueryStats, ResultValue, Sample};
 pub use error::QueryError;
+pub use queryable::Queryable;
 pub use value::{Point, RangeVector, Series, Steps, Value};

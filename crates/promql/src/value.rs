@@ -74,7 +74,8 @@ pub struct Series {
 
 /// A range-vector argument: raw samples per series plus what a function
 /// needs to cut them into one window per step. For step time `t` the window
-/// is `(t - offset - range, t - offset]`, or anchored at `@` when set.
+/// is `[t - offset - range, t - offset]`, closed at both ends as in
+/// Prometheus 2.42 (3.x made it left-open), or anchored at `@` when set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangeVector {
     /// Series with their raw samples (staleness markers already removed),

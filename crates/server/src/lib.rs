@@ -25,6 +25,9 @@ use ingest::sink::SampleSink;
 use parking_lot::RwLock;
 use tokio::sync::{mpsc, oneshot};
 
+pub use api::query::{MetadataSource, NoMetadata, RuntimeStatus};
+/// The PromQL engine the query API runs, for the binary to configure.
+pub use promql;
 pub use sink::TsdbSink;
 
 /// Version facts for `/api/v1/status/buildinfo` and `/api/health`.
@@ -108,6 +111,12 @@ pub struct AppState {
     pub push: Option<Arc<ingest::push::PushStore>>,
     /// Where `POST /-/reload` sends its request (None: reload unsupported).
     pub reload: Option<mpsc::Sender<ReloadRequest>>,
+    /// The PromQL engine, with its limits (timeout, samples, concurrency).
+    pub engine: Arc<promql::Engine>,
+    /// Scrape metadata for `/api/v1/metadata`.
+    pub metadata: Arc<dyn MetadataSource>,
+    /// Start time, flags and running config for `/api/v1/status/*`.
+    pub runtime: RuntimeStatus,
     pub(crate) wal_failures_seen: AtomicU64,
 }
 
@@ -130,6 +139,9 @@ impl AppState {
             ready: AtomicBool::new(false),
             push: None,
             reload: None,
+            engine: Arc::new(promql::Engine::new(promql::EngineOptions::default())),
+            metadata: Arc::new(NoMetadata),
+            runtime: RuntimeStatus::default(),
             wal_failures_seen: AtomicU64::new(0),
         })
     }
@@ -160,7 +172,7 @@ async fn not_found() -> Response {
 
 /// The full router.
 pub fn router(state: Arc<AppState>) -> Router {
-    use api::{read, remote, status};
+    use api::{query, read, remote, status};
     let remote_write = Router::new()
         .route("/api/v1/write", post(remote::write))
         .layer(DefaultBodyLimit::max(state.body_limits.remote_write_bytes));
@@ -170,6 +182,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/-/reload", post(reload).put(reload))
         .route("/api/health", get(health::api_health))
         .route("/metrics", get(metrics::handler))
+        .route("/api/v1/query", get(query::query).post(query::query))
+        .route("/api/v1/query_range", get(query::query_range).post(query::query_range))
+        .route(
+            "/api/v1/format_query",
+            get(query::format_query).post(query::format_query),
+        )
+        .route(
+            "/api/v1/query_exemplars",
+            get(query::query_exemplars).post(query::query_exemplars),
+        )
+        .route("/api/v1/metadata", get(query::metadata))
+        .route("/api/v1/status/config", get(query::config))
+        .route("/api/v1/status/flags", get(query::flags))
+        .route("/api/v1/status/runtimeinfo", get(query::runtimeinfo))
         .route("/api/v1/series", get(read::series).post(read::series))
         .route("/api/v1/labels", get(read::label_names).post(read::label_names))
         .route("/api/v1/label/{name}/values", get(read::label_values))

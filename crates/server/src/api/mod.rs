@@ -2,6 +2,7 @@
 //! sorts every failure into Prometheus's closed set of error types, and the
 //! parameter parsing every endpoint shares.
 pub mod push;
+pub mod query;
 pub mod read;
 pub mod remote;
 pub mod status;
@@ -33,6 +34,12 @@ pub enum ApiError {
     /// The request body is over a limit (413 `bad_data`).
     #[error("{0}")]
     TooLarge(String),
+    /// A query ran out of time (503 `timeout`).
+    #[error("{0}")]
+    Timeout(String),
+    /// A query was canceled (503 `canceled`).
+    #[error("{0}")]
+    Canceled(String),
 }
 
 impl ApiError {
@@ -44,6 +51,8 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "bad_data"),
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Canceled(_) => (StatusCode::SERVICE_UNAVAILABLE, "canceled"),
         }
     }
 }
@@ -53,6 +62,27 @@ impl From<tsdb::QueryError> for ApiError {
         match e {
             tsdb::QueryError::TooManySamples => ApiError::Execution(e.to_string()),
             tsdb::QueryError::Storage(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Query failures as Prometheus's API reports them. Parse errors (and
+/// type errors, which Prometheus finds while parsing) name the `query`
+/// parameter, as Prometheus's `invalidParamError` does.
+impl From<promql::QueryError> for ApiError {
+    fn from(e: promql::QueryError) -> Self {
+        use promql::QueryError as Q;
+        let msg = e.to_string();
+        match e {
+            Q::Parse(_) => ApiError::BadData(format!("invalid parameter \"query\": {msg}")),
+            Q::BadData(m) if m.contains(": parse error: ") => {
+                ApiError::BadData(format!("invalid parameter \"query\": {m}"))
+            }
+            Q::BadData(_) => ApiError::BadData(msg),
+            Q::Execution(_) | Q::TooManySamples => ApiError::Execution(msg),
+            Q::Timeout(_) => ApiError::Timeout(msg),
+            Q::Canceled(_) => ApiError::Canceled(msg),
+            Q::Storage(_) => ApiError::Internal(msg),
         }
     }
 }

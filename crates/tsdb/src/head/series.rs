@@ -132,11 +132,12 @@ impl SeriesData {
                 continue;
             }
             match c {
-                HeadChunk::Mem(c) => out.extend(c.iter().filter(|s| s.t >= mint && s.t <= maxt)),
+                // Samples are in time order: stop decoding past `maxt`.
+                HeadChunk::Mem(c) => out.extend(c.iter().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint)),
                 HeadChunk::Disk(_) => {
                     let bytes = c.bytes(files)?;
                     let mut it = XorIter::new(&bytes);
-                    out.extend(it.by_ref().filter(|s| s.t >= mint && s.t <= maxt));
+                    out.extend(it.by_ref().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint));
                     if let Some(e) = it.err() {
                         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()));
                     }

@@ -7,6 +7,9 @@
 
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
+// Go's `math.Atan`, shared with the trigonometric functions.
+use crate::functions::gomath::atan;
+
 fn is_odd_int(x: f64) -> bool {
     let xi = x.trunc();
     let xf = x - xi;
@@ -156,44 +159,6 @@ pub(crate) fn pow(x: f64, y: f64) -> f64 {
         ae = -ae;
     }
     ldexp(a1, ae.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
-}
-
-fn xatan(x: f64) -> f64 {
-    const P0: f64 = -8.750608600031904122785e-01;
-    const P1: f64 = -1.615753718733365076637e+01;
-    const P2: f64 = -7.500855792314704667340e+01;
-    const P3: f64 = -1.228866684490136173410e+02;
-    const P4: f64 = -6.485021904942025371773e+01;
-    const Q0: f64 = 2.485846490142306297962e+01;
-    const Q1: f64 = 1.650270098316988542046e+02;
-    const Q2: f64 = 4.328810604912902668951e+02;
-    const Q3: f64 = 4.853903996359136964868e+02;
-    const Q4: f64 = 1.945506571482613964425e+02;
-    let mut z = x * x;
-    z = z * ((((P0 * z + P1) * z + P2) * z + P3) * z + P4) / (((((z + Q0) * z + Q1) * z + Q2) * z + Q3) * z + Q4);
-    x * z + x
-}
-
-fn satan(x: f64) -> f64 {
-    const MOREBITS: f64 = 6.123233995736765886130e-17;
-    const TAN3PIO8: f64 = 2.41421356237309504880;
-    if x <= 0.66 {
-        return xatan(x);
-    }
-    if x > TAN3PIO8 {
-        return FRAC_PI_2 - xatan(1.0 / x) + MOREBITS;
-    }
-    FRAC_PI_4 + xatan((x - 1.0) / (x + 1.0)) + 0.5 * MOREBITS
-}
-
-fn atan(x: f64) -> f64 {
-    if x == 0.0 {
-        return x;
-    }
-    if x > 0.0 {
-        return satan(x);
-    }
-    -satan(-x)
 }
 
 /// Go's `math.Atan2`.

@@ -40,7 +40,7 @@
 //!   series in the order its querier returns them (label order from
 //!   blocks; series-creation order when only the head is queried).
 
-mod gomath;
+pub(crate) mod gomath;
 mod histogram;
 mod labels;
 mod math;

@@ -119,14 +119,7 @@ impl HttpScraper {
                 password,
                 password_file,
             } => {
-                let pw = match password_file {
-                    Some(f) => Some(
-                        read_secret_file(f)
-                            .await
-                            .map_err(|e| format!("unable to read basic auth password file {f}: {e}"))?,
-                    ),
-                    None => password.clone(),
-                };
+                let pw = resolve_secret(password, password_file, "basic auth password").await?;
                 req = req.basic_auth(username, pw);
             }
             Auth::Header {
@@ -134,14 +127,7 @@ impl HttpScraper {
                 credentials,
                 credentials_file,
             } => {
-                let cred = match credentials_file {
-                    Some(f) => Some(
-                        read_secret_file(f)
-                            .await
-                            .map_err(|e| format!("unable to read authorization credentials file {f}: {e}"))?,
-                    ),
-                    None => credentials.clone(),
-                };
+                let cred = resolve_secret(credentials, credentials_file, "authorization credentials").await?;
                 if let Some(c) = cred.filter(|c| !c.is_empty()) {
                     let v = HeaderValue::from_str(&format!("{kind} {c}"))
                         .map_err(|_| "authorization credentials are not a valid header value".to_string())?;
@@ -187,6 +173,18 @@ impl HttpScraper {
 
 async fn read_secret_file(path: &str) -> std::io::Result<String> {
     Ok(tokio::fs::read_to_string(path).await?.trim().to_string())
+}
+
+/// A secret given inline or through a file (the file wins, read at every
+/// scrape so that rotated secrets are picked up), as Prometheus does.
+async fn resolve_secret(inline: &Option<String>, file: &Option<String>, what: &str) -> Result<Option<String>, String> {
+    match file {
+        Some(f) => read_secret_file(f)
+            .await
+            .map(Some)
+            .map_err(|e| format!("unable to read {what} file {f}: {e}")),
+        None => Ok(inline.clone()),
+    }
 }
 
 /// The innermost error message, e.g. `Connection refused (os error 111)`

@@ -1,5 +1,6 @@
 //! The `aerowatch` binary: command line, configuration, wiring and lifecycle.
 mod config;
+mod memory;
 mod run;
 mod targets;
 
@@ -68,6 +69,7 @@ pub struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    memory::tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Version) => {

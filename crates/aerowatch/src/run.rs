@@ -148,6 +148,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dir = %data_dir.display(),
         series = report.head.series,
         samples = report.head.samples,
+        chunks_loaded = report.head.chunks_loaded,
+        samples_in_loaded_chunks_skipped = report.head.chunk_skipped,
         truncated_tails = report.wal.corrupt_tails_truncated,
         duration_ms = report.duration.as_millis() as u64,
         "storage opened"

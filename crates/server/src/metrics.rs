@@ -225,6 +225,20 @@ fn storage_metrics(st: &AppState, out: &mut String) {
         "Bytes of closed head chunks moved from memory to head_chunks/.",
         head.spilled_bytes(),
     );
+    family(
+        out,
+        "aerowatch_tsdb_head_chunk_spill_failures_total",
+        "counter",
+        "Closed head chunks that could not be written to head_chunks/ when they closed (kept in memory and retried).",
+        head.counters.chunk_spill_failures.load(Ordering::Relaxed),
+    );
+    family(
+        out,
+        "aerowatch_tsdb_head_chunks_loaded",
+        "gauge",
+        "Head chunks loaded from head_chunks/ at start-up instead of being replayed from the WAL.",
+        head.counters.chunks_loaded.load(Ordering::Relaxed),
+    );
     let d = st.db.counters();
     family(
         out,

@@ -155,12 +155,12 @@ impl Db {
         let (blocks, failed) = block::open_all(&blocks_dir);
         let mut head = Head::new(None, opts.head.clone());
         let chunks_dir = dir.join("head_chunks");
-        head.enable_chunk_spill(&chunks_dir).map_err(io(&chunks_dir))?;
+        let spilled = head.enable_chunk_spill(&chunks_dir).map_err(io(&chunks_dir))?;
         if let Some(maxt) = blocks.iter().map(|b| b.meta().max_time).max() {
             head.set_min_valid_time(maxt);
         }
         let (wal, wal_stats, outcome) = {
-            let mut replayer = head::Replayer::new(&head);
+            let mut replayer = head::Replayer::new(&head).with_loaded_chunks(spilled);
             let (wal, stats) = Wal::open(&dir.join("wal"), opts.wal.clone(), |rec| replayer.apply(rec))?;
             replayer.finish();
             (wal, stats, replayer.outcome)
@@ -247,11 +247,14 @@ impl Db {
         self.inner.blocks.read().iter().map(|b| b.meta().stats.size_bytes).sum()
     }
 
-    /// Flushes the WAL to stable storage (called periodically and at shutdown).
+    /// Flushes the WAL to stable storage and buffered head chunks to their
+    /// file (called periodically and at shutdown).
     pub fn sync(&self) -> Result<(), DbError> {
         if let Some(wal) = self.inner.head.wal() {
             wal.sync()?;
         }
+        let chunks_dir = self.inner.dir.join("head_chunks");
+        self.inner.head.flush_spilled().map_err(io(&chunks_dir))?;
         Ok(())
     }
 

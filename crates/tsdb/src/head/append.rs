@@ -235,6 +235,9 @@ impl HeadAppender {
                     Ok(true) => {
                         if data.append(t, v, range) {
                             head.counters.chunks_created.fetch_add(1, Ordering::Relaxed);
+                            if data.spill_closed(head.chunk_files.as_ref(), series.series_ref).is_err() {
+                                head.counters.chunk_spill_failures.fetch_add(1, Ordering::Relaxed);
+                            }
                         }
                         mint = mint.min(t);
                         maxt = maxt.max(t);

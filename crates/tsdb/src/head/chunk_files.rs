@@ -1,20 +1,28 @@
-//! Closed head chunks moved out of memory.
+//! Closed head chunks moved out of memory, kept across restarts.
 //!
 //! A chunk that is full (or crossed a block boundary) never changes again,
 //! yet it stays in the head until the head is cut into a block, up to 3 h
 //! later. Keeping those chunks on the heap is most of the head's memory once
-//! series hold more than one chunk, so maintenance writes them to files in
-//! `head_chunks/` and keeps only a 40-byte reference; queries read them back
-//! with positioned reads (served from the page cache, outside the process's
-//! resident memory). The WAL stays the source of truth: these files are a
-//! cache, wiped at start-up and rebuilt from the replayed head.
+//! series hold more than one chunk, so the head writes each chunk here the
+//! moment it is closed and keeps only a 32-byte reference; queries read them
+//! back with positioned reads (served from the page cache, outside the
+//! process's resident memory). Writes go through an in-memory buffer that is
+//! flushed when it fills and on every `sync`; reads of a chunk still in the
+//! buffer are served from it.
+//!
+//! At start-up the files are loaded back, so WAL replay only has to apply
+//! the samples newer than each series' last spilled chunk (Prometheus does
+//! the same with `chunks_head/`). The WAL stays the source of truth: a torn
+//! or corrupt record ends the loading there (every later record is ignored
+//! and its samples come from the WAL instead), so what is loaded is always
+//! a prefix of each series' chunks.
 //!
 //! Record layout (little endian): `series_ref u64 | min_t i64 | max_t i64 |
 //! len u32 | crc32 u32 (over everything before it and the data) | data`,
 //! after an 8-byte file header `AWHC` + version 1 + 3 zero bytes.
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,13 +35,15 @@ const HEADER: u64 = 8;
 const RECORD_HEADER: usize = 8 + 8 + 8 + 4 + 4;
 /// A file is closed once it grows past this.
 const MAX_FILE_BYTES: u64 = 128 << 20;
+/// The write buffer is flushed to the file once it holds this much.
+const FLUSH_BYTES: usize = 1 << 20;
 
 /// Where a spilled chunk lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DiskChunk {
     pub file: u32,
-    pub offset: u64,
     pub len: u32,
+    pub offset: u64,
     pub min_t: i64,
     pub max_t: i64,
 }
@@ -41,7 +51,37 @@ pub(crate) struct DiskChunk {
 struct Active {
     id: u32,
     file: File,
-    size: u64,
+    /// Bytes already in the file.
+    flushed: u64,
+    /// Records written after `flushed`, not yet in the file.
+    buf: Vec<u8>,
+    /// Set while a flush is failing: new chunks stay on the heap meanwhile.
+    failing: bool,
+}
+
+impl Active {
+    fn size(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        // Positioned, so a retry after a partial write rewrites the same bytes.
+        match self.file.write_all_at(&self.buf, self.flushed) {
+            Ok(()) => {
+                self.flushed += self.buf.len() as u64;
+                self.buf.clear();
+                self.failing = false;
+                Ok(())
+            }
+            Err(e) => {
+                self.failing = true;
+                Err(e)
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -53,6 +93,10 @@ struct Files {
     next_id: u32,
 }
 
+/// Chunks found in the directory at start-up, by the series ref they were
+/// written under, each series' chunks oldest first.
+pub(crate) type LoadedChunks = HashMap<u64, Vec<DiskChunk>>;
+
 /// The `head_chunks/` directory.
 pub(crate) struct ChunkFiles {
     dir: PathBuf,
@@ -63,100 +107,233 @@ fn corrupt(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
 
-impl ChunkFiles {
-    /// Opens `dir`, deleting whatever an earlier run left there.
-    pub fn open(dir: &Path) -> io::Result<ChunkFiles> {
-        if dir.exists() {
-            fs::remove_dir_all(dir)?;
+fn file_id(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    (name.len() == 6 && name.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| name.parse().ok())
+        .flatten()
+}
+
+fn record_crc(head: &[u8], data: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head);
+    crc.update(data);
+    crc.finalize()
+}
+
+/// Parses the records of one file; stops at the first torn or corrupt one
+/// and says where and why.
+fn parse_file(id: u32, bytes: &[u8], out: &mut Vec<(u64, DiskChunk)>) -> Result<(), (usize, String)> {
+    if bytes.len() < HEADER as usize || &bytes[..4] != MAGIC {
+        return Err((0, "bad file header".into()));
+    }
+    if bytes[4] != VERSION {
+        return Err((0, format!("unknown version {}", bytes[4])));
+    }
+    let mut pos = HEADER as usize;
+    while pos < bytes.len() {
+        let Some(head) = bytes.get(pos..pos + RECORD_HEADER) else {
+            return Err((pos, "torn record header".into()));
+        };
+        let u64_at = |i: usize| u64::from_le_bytes(head[i..i + 8].try_into().unwrap_or([0; 8]));
+        let len = u32::from_le_bytes(head[24..28].try_into().unwrap_or([0; 4]));
+        let stored = u32::from_le_bytes(head[28..32].try_into().unwrap_or([0; 4]));
+        let data_start = pos + RECORD_HEADER;
+        let Some(data) = bytes.get(data_start..data_start + len as usize) else {
+            return Err((pos, "torn record".into()));
+        };
+        if record_crc(&head[..28], data) != stored {
+            return Err((pos, "checksum mismatch".into()));
         }
+        out.push((
+            u64_at(0),
+            DiskChunk {
+                file: id,
+                len,
+                offset: pos as u64,
+                min_t: u64_at(8) as i64,
+                max_t: u64_at(16) as i64,
+            },
+        ));
+        pos = data_start + len as usize;
+    }
+    Ok(())
+}
+
+impl ChunkFiles {
+    /// Opens `dir` (creating it) and loads the chunks an earlier run wrote.
+    /// Files after a torn or corrupt record are deleted: their chunks are
+    /// replayed from the WAL instead.
+    pub fn open(dir: &Path) -> io::Result<(ChunkFiles, LoadedChunks)> {
         fs::create_dir_all(dir)?;
-        Ok(ChunkFiles {
+        let mut ids: Vec<(u32, PathBuf)> = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            match file_id(&path) {
+                Some(id) => ids.push((id, path)),
+                None => tracing::warn!(file = %path.display(), "ignoring a stray file among head chunks"),
+            }
+        }
+        ids.sort_unstable();
+        let mut files = Files {
+            next_id: ids.last().map(|(id, _)| id + 1).unwrap_or(1),
+            ..Files::default()
+        };
+        let mut found: Vec<(u64, DiskChunk)> = Vec::new();
+        let mut broken = false;
+        for (id, path) in ids {
+            if broken {
+                fs::remove_file(&path)?;
+                continue;
+            }
+            let bytes = fs::read(&path)?;
+            let before = found.len();
+            if let Err((offset, why)) = parse_file(id, &bytes, &mut found) {
+                tracing::warn!(file = %path.display(), offset, %why,
+                    "head chunk file ends early; later chunks come from the WAL");
+                broken = true;
+                // Cut the bad tail off, so the next start-up does not stop
+                // here again and discard the files written after this one.
+                if offset >= HEADER as usize {
+                    File::options().write(true).open(&path)?.set_len(offset as u64)?;
+                }
+            }
+            if found.len() == before {
+                fs::remove_file(&path)?;
+                continue;
+            }
+            let max_t = found[before..].iter().map(|(_, c)| c.max_t).max().unwrap_or(i64::MIN);
+            files.max_t.insert(id, max_t);
+            files.readers.insert(id, Arc::new(File::open(&path)?));
+        }
+        let mut loaded = LoadedChunks::new();
+        for (series_ref, c) in found {
+            loaded.entry(series_ref).or_default().push(c);
+        }
+        let chunk_files = ChunkFiles {
             dir: dir.to_path_buf(),
-            files: Mutex::new(Files {
-                next_id: 1,
-                ..Files::default()
-            }),
-        })
+            files: Mutex::new(files),
+        };
+        Ok((chunk_files, loaded))
     }
 
     fn path(&self, id: u32) -> PathBuf {
         self.dir.join(format!("{id:06}"))
     }
 
-    /// Appends chunks `(series_ref, min_t, max_t, bytes)` with one write and
-    /// returns their references, in order.
-    pub fn write(&self, chunks: &[(u64, i64, i64, &[u8])]) -> io::Result<Vec<DiskChunk>> {
+    fn open_new(&self, files: &mut Files) -> io::Result<()> {
+        let id = files.next_id;
+        files.next_id += 1;
+        let path = self.path(id);
+        let file = File::options().create_new(true).read(true).write(true).open(&path)?;
+        let mut header = MAGIC.to_vec();
+        header.extend_from_slice(&[VERSION, 0, 0, 0]);
+        file.write_all_at(&header, 0)?;
+        files.readers.insert(id, Arc::new(File::open(&path)?));
+        files.active = Some(Active {
+            id,
+            file,
+            flushed: HEADER,
+            buf: Vec::with_capacity(FLUSH_BYTES + 4096),
+            failing: false,
+        });
+        Ok(())
+    }
+
+    /// Adds one closed chunk and returns where it lives. The record is
+    /// buffered; it reaches the file when the buffer fills or on [`flush`](Self::flush).
+    pub fn write(&self, series_ref: u64, min_t: i64, max_t: i64, data: &[u8]) -> io::Result<DiskChunk> {
         let mut files = self.files.lock();
-        let needs_new = files.active.as_ref().is_none_or(|a| a.size >= MAX_FILE_BYTES);
-        if needs_new {
-            let id = files.next_id;
-            files.next_id += 1;
-            let path = self.path(id);
-            let mut file = File::options().create_new(true).read(true).append(true).open(&path)?;
-            let mut header = MAGIC.to_vec();
-            header.extend_from_slice(&[VERSION, 0, 0, 0]);
-            file.write_all(&header)?;
-            files.readers.insert(id, Arc::new(File::open(&path)?));
-            files.active = Some(Active { id, file, size: HEADER });
+        if let Some(active) = files.active.as_mut() {
+            if active.failing {
+                active.flush()?;
+            }
+            if active.size() >= MAX_FILE_BYTES {
+                active.flush()?;
+                files.active = None;
+            }
+        }
+        if files.active.is_none() {
+            self.open_new(&mut files)?;
         }
         let Some(active) = files.active.as_mut() else {
             return Err(io::Error::other("no active head chunk file"));
         };
-        let mut buf = Vec::with_capacity(chunks.iter().map(|c| c.3.len() + RECORD_HEADER).sum());
-        let mut refs = Vec::with_capacity(chunks.len());
-        let mut max_t = i64::MIN;
-        for &(series_ref, min_t, chunk_max_t, data) in chunks {
-            let start = buf.len();
-            buf.extend_from_slice(&series_ref.to_le_bytes());
-            buf.extend_from_slice(&min_t.to_le_bytes());
-            buf.extend_from_slice(&chunk_max_t.to_le_bytes());
-            buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&buf[start..]);
-            crc.update(data);
-            buf.extend_from_slice(&crc.finalize().to_le_bytes());
-            buf.extend_from_slice(data);
-            refs.push(DiskChunk {
-                file: active.id,
-                offset: active.size + start as u64,
-                len: data.len() as u32,
-                min_t,
-                max_t: chunk_max_t,
-            });
-            max_t = max_t.max(chunk_max_t);
-        }
-        if let Err(e) = active.file.write_all(&buf) {
-            // A partial write leaves a torn tail nobody references; start a
-            // fresh file next time rather than appending after it.
-            files.active = None;
-            return Err(e);
-        }
-        active.size += buf.len() as u64;
+        let start = active.buf.len();
+        let offset = active.size();
+        active.buf.extend_from_slice(&series_ref.to_le_bytes());
+        active.buf.extend_from_slice(&min_t.to_le_bytes());
+        active.buf.extend_from_slice(&max_t.to_le_bytes());
+        active.buf.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let crc = record_crc(&active.buf[start..], data);
+        active.buf.extend_from_slice(&crc.to_le_bytes());
+        active.buf.extend_from_slice(data);
         let id = active.id;
+        if active.buf.len() >= FLUSH_BYTES {
+            // The record is in the buffer either way; a failed flush is
+            // retried by the next write or sync, and reads use the buffer.
+            if let Err(e) = active.flush() {
+                tracing::warn!(error = %e, "cannot write head chunks; retrying later");
+            }
+        }
         let entry = files.max_t.entry(id).or_insert(i64::MIN);
         *entry = (*entry).max(max_t);
-        Ok(refs)
+        Ok(DiskChunk {
+            file: id,
+            len: data.len() as u32,
+            offset,
+            min_t,
+            max_t,
+        })
+    }
+
+    /// Writes buffered chunks to their file (no fsync: the WAL is what
+    /// survives a power loss).
+    pub fn flush(&self) -> io::Result<()> {
+        match self.files.lock().active.as_mut() {
+            Some(active) => active.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Reads a spilled chunk's bytes back, checking its checksum.
     pub fn read(&self, c: &DiskChunk) -> io::Result<Vec<u8>> {
-        let file = self.files.lock().readers.get(&c.file).cloned();
-        let file = file.ok_or_else(|| corrupt(format!("head chunk file {:06} is gone", c.file)))?;
-        let mut buf = vec![0u8; RECORD_HEADER + c.len as usize];
-        file.read_exact_at(&mut buf, c.offset)?;
-        let (head, data) = buf.split_at(RECORD_HEADER);
+        let mut record = vec![0u8; RECORD_HEADER + c.len as usize];
+        let file = {
+            let files = self.files.lock();
+            match files.active.as_ref() {
+                Some(a) if a.id == c.file && c.offset >= a.flushed => {
+                    let start = (c.offset - a.flushed) as usize;
+                    let src = a
+                        .buf
+                        .get(start..start + record.len())
+                        .ok_or_else(|| corrupt(format!("head chunk at {} is beyond the buffer", c.offset)))?;
+                    record.copy_from_slice(src);
+                    None
+                }
+                _ => Some(
+                    files
+                        .readers
+                        .get(&c.file)
+                        .cloned()
+                        .ok_or_else(|| corrupt(format!("head chunk file {:06} is gone", c.file)))?,
+                ),
+            }
+        };
+        if let Some(file) = file {
+            file.read_exact_at(&mut record, c.offset)?;
+        }
+        let (head, data) = record.split_at(RECORD_HEADER);
         let stored = u32::from_le_bytes([head[28], head[29], head[30], head[31]]);
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&head[..28]);
-        crc.update(data);
-        if crc.finalize() != stored {
+        if record_crc(&head[..28], data) != stored {
             return Err(corrupt(format!(
                 "{}: checksum mismatch for the chunk at offset {}",
                 self.path(c.file).display(),
                 c.offset
             )));
         }
-        Ok(data.to_vec())
+        record.drain(..RECORD_HEADER);
+        Ok(record)
     }
 
     /// Deletes files whose chunks all end before `t` (they were truncated
@@ -176,15 +353,25 @@ impl ChunkFiles {
         }
     }
 
-    /// Bytes on disk.
+    /// Bytes of spilled chunks, on disk and buffered.
     pub fn disk_size(&self) -> u64 {
         let files = self.files.lock();
-        files
+        let on_disk: u64 = files
             .readers
             .keys()
+            .filter(|id| files.active.as_ref().is_none_or(|a| a.id != **id))
             .filter_map(|id| fs::metadata(self.path(*id)).ok())
             .map(|m| m.len())
-            .sum()
+            .sum();
+        on_disk + files.active.as_ref().map(|a| a.size()).unwrap_or(0)
+    }
+}
+
+impl Drop for ChunkFiles {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(error = %e, "cannot flush head chunks at close");
+        }
     }
 }
 
@@ -192,15 +379,26 @@ impl ChunkFiles {
 mod tests {
     use super::*;
 
+    fn write_all(files: &ChunkFiles, chunks: &[(u64, i64, i64, &[u8])]) -> Vec<DiskChunk> {
+        chunks
+            .iter()
+            .map(|&(r, a, b, d)| files.write(r, a, b, d).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn write_read_rotate_and_drop() {
+    fn write_read_flush_and_drop() {
         let dir = tempfile::tempdir().unwrap();
-        let files = ChunkFiles::open(&dir.path().join("hc")).unwrap();
-        let refs = files.write(&[(1, 0, 10, b"abc"), (2, 5, 20, b"defgh")]).unwrap();
+        let (files, loaded) = ChunkFiles::open(&dir.path().join("hc")).unwrap();
+        assert!(loaded.is_empty());
+        let refs = write_all(&files, &[(1, 0, 10, b"abc"), (2, 5, 20, b"defgh")]);
+        // Served from the buffer, then from the file.
         assert_eq!(files.read(&refs[0]).unwrap(), b"abc");
+        files.flush().unwrap();
         assert_eq!(files.read(&refs[1]).unwrap(), b"defgh");
-        let more = files.write(&[(3, 30, 40, b"xyz")]).unwrap();
+        let more = write_all(&files, &[(3, 30, 40, b"xyz")]);
         assert_eq!(files.read(&more[0]).unwrap(), b"xyz");
+        files.flush().unwrap();
         // Corruption is detected, not returned as data.
         let f = File::options()
             .write(true)
@@ -210,11 +408,59 @@ mod tests {
         assert!(files.read(&refs[1]).is_err());
         files.drop_before(100);
         assert!(files.read(&more[0]).is_err(), "file deleted");
-        let again = files.write(&[(4, 200, 300, b"new")]).unwrap();
+        let again = write_all(&files, &[(4, 200, 300, b"new")]);
         assert_eq!(files.read(&again[0]).unwrap(), b"new");
         assert!(files.disk_size() > 0);
-        // Reopening wipes the directory: the WAL rebuilds the head.
-        let files = ChunkFiles::open(&dir.path().join("hc")).unwrap();
-        assert_eq!(files.disk_size(), 0);
+    }
+
+    #[test]
+    fn reopening_loads_chunks_up_to_the_first_bad_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hc");
+        {
+            let (files, _) = ChunkFiles::open(&path).unwrap();
+            write_all(&files, &[(1, 0, 10, b"a1"), (2, 0, 10, b"b1"), (1, 11, 20, b"a2")]);
+            // Dropping flushes.
+        }
+        let (files, loaded) = ChunkFiles::open(&path).unwrap();
+        assert_eq!(loaded.len(), 2);
+        let a = &loaded[&1];
+        assert_eq!(
+            a.iter().map(|c| (c.min_t, c.max_t)).collect::<Vec<_>>(),
+            vec![(0, 10), (11, 20)]
+        );
+        assert_eq!(files.read(&a[1]).unwrap(), b"a2");
+        // New chunks go to a new file; the old one stays readable.
+        let fresh = files.write(1, 21, 30, b"a3").unwrap();
+        assert_eq!(fresh.file, 2);
+        drop(files);
+
+        // Corrupt series 2's chunk in file 1: it and everything after it
+        // (series 1's second chunk, and file 2) are dropped.
+        let f = File::options().write(true).open(path.join("000001")).unwrap();
+        let b1 = &loaded[&2][0];
+        f.write_all_at(b"Z", b1.offset + RECORD_HEADER as u64).unwrap();
+        let (_, loaded) = ChunkFiles::open(&path).unwrap();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[&1].len(), 1);
+        assert!(!path.join("000002").exists());
+
+        // The bad tail was cut off. A torn record (a crash mid-write) in a
+        // later file is handled the same way.
+        let (files, _) = ChunkFiles::open(&path).unwrap();
+        let torn = files.write(1, 21, 30, b"a3").unwrap();
+        drop(files);
+        let torn_path = path.join(format!("{:06}", torn.file));
+        let len = fs::metadata(&torn_path).unwrap().len();
+        File::options()
+            .write(true)
+            .open(&torn_path)
+            .unwrap()
+            .set_len(len - 1)
+            .unwrap();
+        let (files, loaded) = ChunkFiles::open(&path).unwrap();
+        assert_eq!(loaded[&1].len(), 1);
+        assert!(!torn_path.exists(), "a file left without chunks is deleted");
+        assert_eq!(files.read(&loaded[&1][0]).unwrap(), b"a1");
     }
 }

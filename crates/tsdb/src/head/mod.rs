@@ -91,6 +91,11 @@ pub struct HeadCounters {
     pub chunks_created: AtomicU64,
     /// Commits that failed to write the WAL.
     pub wal_failures: AtomicU64,
+    /// Closed chunks that could not be moved to the head chunk files (they
+    /// stay in memory until maintenance moves them).
+    pub chunk_spill_failures: AtomicU64,
+    /// Chunks loaded from the head chunk files at start-up.
+    pub chunks_loaded: AtomicU64,
 }
 
 /// Head tuning.
@@ -280,10 +285,12 @@ impl Head {
         (series, true)
     }
 
-    /// Opens (wiping) the head chunk directory that [`spill`](Self::spill) writes to.
-    pub fn enable_chunk_spill(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
-        self.chunk_files = Some(chunk_files::ChunkFiles::open(dir)?);
-        Ok(())
+    /// Opens the head chunk directory that closed chunks move to, returning
+    /// the chunks an earlier run left there for [`Replayer`] to attach.
+    pub(crate) fn enable_chunk_spill(&mut self, dir: &std::path::Path) -> std::io::Result<chunk_files::LoadedChunks> {
+        let (files, loaded) = chunk_files::ChunkFiles::open(dir)?;
+        self.chunk_files = Some(files);
+        Ok(loaded)
     }
 
     /// Bytes of spilled head chunks on disk.
@@ -291,56 +298,21 @@ impl Head {
         self.chunk_files.as_ref().map(|f| f.disk_size()).unwrap_or(0)
     }
 
-    /// Moves every closed in-memory chunk to the head chunk files; returns
-    /// how many moved. Called from maintenance (not concurrently with
-    /// truncation); appends go on meanwhile, as they only touch open chunks.
+    /// Writes buffered spilled chunks to their file.
+    pub fn flush_spilled(&self) -> std::io::Result<()> {
+        self.chunk_files.as_ref().map_or(Ok(()), |f| f.flush())
+    }
+
+    /// Moves every closed chunk still in memory to the head chunk files (chunks
+    /// normally move when they close; this retries those whose move failed)
+    /// and returns how many moved. Appends go on meanwhile.
     pub fn spill(&self) -> std::io::Result<usize> {
         let Some(files) = &self.chunk_files else { return Ok(0) };
         let mut moved = 0;
-        let mut batch_series: Vec<(Arc<MemSeries>, usize)> = Vec::new();
-        let mut batch: Vec<(u64, i64, i64, Vec<u8>)> = Vec::new();
-        let mut batch_bytes = 0usize;
-        let flush = |series: &mut Vec<(Arc<MemSeries>, usize)>,
-                     chunks: &mut Vec<(u64, i64, i64, Vec<u8>)>|
-         -> std::io::Result<usize> {
-            if chunks.is_empty() {
-                return Ok(0);
-            }
-            let views: Vec<(u64, i64, i64, &[u8])> =
-                chunks.iter().map(|(r, a, b, d)| (*r, *a, *b, d.as_slice())).collect();
-            let refs = files.write(&views)?;
-            for ((s, idx), disk) in series.iter().zip(refs) {
-                let mut data = s.data.lock();
-                if let Some(c @ series::HeadChunk::Mem(_)) = data.chunks.get_mut(*idx) {
-                    *c = series::HeadChunk::Disk(disk);
-                }
-            }
-            let n = chunks.len();
-            series.clear();
-            chunks.clear();
-            Ok(n)
-        };
         for s in self.all_series() {
-            {
-                let data = s.data.lock();
-                let closed = data.chunks.len().saturating_sub(1);
-                for (idx, c) in data.chunks[..closed].iter().enumerate() {
-                    if let series::HeadChunk::Mem(x) = c {
-                        let (Some(a), Some(b)) = (x.first_time(), x.last_time()) else {
-                            continue;
-                        };
-                        batch_bytes += x.bytes().len();
-                        batch.push((s.series_ref, a, b, x.bytes().to_vec()));
-                        batch_series.push((s.clone(), idx));
-                    }
-                }
-            }
-            if batch_bytes >= 4 << 20 {
-                moved += flush(&mut batch_series, &mut batch)?;
-                batch_bytes = 0;
-            }
+            moved += s.data.lock().spill_closed(Some(files), s.series_ref)?;
         }
-        moved += flush(&mut batch_series, &mut batch)?;
+        files.flush()?;
         Ok(moved)
     }
 

@@ -53,8 +53,9 @@ pub(crate) enum Refusal {
     DuplicateTimestamp,
 }
 
-/// The chunks of a series, oldest first; the last one is open for appends
-/// and always in memory (only closed chunks are spilled).
+/// The chunks of a series, oldest first. The last one is open for appends
+/// and in memory, except right after start-up when a series' newest chunk
+/// was loaded from the head chunk files (the next sample opens a new one).
 #[derive(Default)]
 pub(crate) struct SeriesData {
     pub chunks: Vec<HeadChunk>,
@@ -73,9 +74,26 @@ impl SeriesData {
         Some((c.last_time()?, c.last_value()?))
     }
 
+    /// Newest time held by a spilled chunk that is the series' last chunk.
+    pub fn spilled_until(&self) -> Option<i64> {
+        match self.chunks.last()? {
+            HeadChunk::Disk(d) => Some(d.max_t),
+            HeadChunk::Mem(_) => None,
+        }
+    }
+
     /// Whether `(t, v)` may follow the newest sample: `Ok(false)` for an exact
     /// duplicate, which Prometheus accepts silently without storing it again.
     pub fn check(&self, t: i64, v: f64) -> Result<bool, Refusal> {
+        if let Some(spilled) = self.spilled_until() {
+            // The newest value is on disk: an equal timestamp is refused
+            // rather than read back to tell a duplicate from a conflict.
+            return match t.cmp(&spilled) {
+                std::cmp::Ordering::Greater => Ok(true),
+                std::cmp::Ordering::Equal => Err(Refusal::DuplicateTimestamp),
+                std::cmp::Ordering::Less => Err(Refusal::OutOfOrder),
+            };
+        }
         match self.last() {
             None => Ok(true),
             Some((lt, _)) if t > lt => Ok(true),
@@ -100,9 +118,6 @@ impl SeriesData {
             }
         };
         if cut {
-            if let Some(HeadChunk::Mem(c)) = self.chunks.last_mut() {
-                c.shrink_to_fit();
-            }
             // Grow the list one chunk at a time: a head holds a handful of
             // chunks per series, and Vec's default doubling would reserve
             // room for four (over 200 bytes) with the first one.
@@ -113,6 +128,48 @@ impl SeriesData {
             c.append(t, v);
         }
         cut
+    }
+
+    /// Moves closed chunks (all but the open one) still in memory to
+    /// `files`, oldest first, or, without files, trims their spare capacity.
+    /// Returns how many moved. On failure the rest stay in memory and a
+    /// later call retries them before any newer chunk: a series' chunks reach
+    /// the files in time order, which start-up loading relies on.
+    pub fn spill_closed(&mut self, files: Option<&ChunkFiles>, series_ref: u64) -> std::io::Result<usize> {
+        let closed = self.chunks.len().saturating_sub(1);
+        let mut moved = 0;
+        for c in &mut self.chunks[..closed] {
+            let HeadChunk::Mem(x) = c else { continue };
+            let (Some(files), Some(min_t), Some(max_t)) = (files, x.first_time(), x.last_time()) else {
+                x.shrink_to_fit();
+                continue;
+            };
+            match files.write(series_ref, min_t, max_t, x.bytes()) {
+                Ok(disk) => {
+                    *c = HeadChunk::Disk(disk);
+                    moved += 1;
+                }
+                Err(e) => {
+                    x.shrink_to_fit();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Adds chunks loaded from the head chunk files (oldest first) in front
+    /// of nothing newer: refused (false) if the series already holds data
+    /// from their time on, in which case the WAL replays those samples.
+    pub fn attach_spilled(&mut self, chunks: &[DiskChunk]) -> bool {
+        let Some(first) = chunks.first() else { return true };
+        let last_held = self.chunks.last().and_then(|c| c.last_time());
+        if last_held.is_some_and(|t| t >= first.min_t) {
+            return false;
+        }
+        self.chunks.reserve_exact(chunks.len());
+        self.chunks.extend(chunks.iter().map(|c| HeadChunk::Disk(*c)));
+        true
     }
 
     /// Samples within `[mint, maxt]`. Spilled chunks are read back from

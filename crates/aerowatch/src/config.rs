@@ -294,6 +294,128 @@ pub struct Config {
     /// PromQL engine limits.
     #[serde(default)]
     pub query: QueryConfig,
+    /// Prometheus rule files (globs, relative to this file), as they are.
+    #[serde(default)]
+    pub rule_files: Vec<String>,
+    /// Built-in rule sets: `openaero` (the seed's five alerts and their recording rules).
+    #[serde(default)]
+    pub presets: Vec<String>,
+    /// Alert rules in the seed's format (OpenAero §4.1).
+    #[serde(default)]
+    pub alert_rules: Vec<rules::SeedRule>,
+    /// alertmanager.yml's keys, verbatim (routing, receivers, inhibition).
+    #[serde(default)]
+    pub alertmanager: Option<serde_yaml::Value>,
+    /// An alertmanager.yml to read instead of the inline `alertmanager:` section.
+    #[serde(default)]
+    pub alertmanager_config_file: Option<PathBuf>,
+    /// The rules loaded from `rule_files`, `presets` and `alert_rules`.
+    #[serde(skip)]
+    pub loaded_rules: rules::LoadedRules,
+    /// The Alertmanager config in force: `alertmanager:` or the file, with
+    /// the routes `alert_rules` need in front; a receiver-less default when
+    /// neither is set (alerts are then kept and listed, not delivered).
+    #[serde(skip)]
+    pub alertmanager_config: Option<alertmanager::Config>,
+}
+
+/// Used when no Alertmanager config is given.
+const DEFAULT_ALERTMANAGER: &str = "route:\n  receiver: default\nreceivers:\n  - name: default\n";
+
+/// Builds the Alertmanager config: parses the inline section or the file,
+/// puts the routes the seed rules need in front of the configured ones, and
+/// checks that their receivers exist. Errors are `(line in this file, message)`
+/// for the config file, or carry the alertmanager file's own position.
+fn alertmanager_config(config: &Config, file: &str, text: &str) -> Result<alertmanager::Config, Vec<ConfigError>> {
+    let at = |line: Option<usize>, message: String| ConfigError {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let (mut value, source) = match (&config.alertmanager, &config.alertmanager_config_file) {
+        (Some(v), _) => (v.clone(), file.to_string()),
+        (None, Some(path)) => {
+            let name = path.display().to_string();
+            let am_text = std::fs::read_to_string(path).map_err(|e| {
+                vec![ConfigError {
+                    file: name.clone(),
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                }]
+            })?;
+            // Parsed from its text first, so that its errors carry its lines.
+            alertmanager::Config::parse(&am_text, &name).map_err(|e| {
+                vec![ConfigError {
+                    file: e.file.clone(),
+                    line: e.line,
+                    message: e.message.clone(),
+                }]
+            })?;
+            let v: serde_yaml::Value =
+                serde_yaml::from_str(&am_text).map_err(|e| vec![at(None, format!("{name}: {e}"))])?;
+            (v, name)
+        }
+        (None, None) => (
+            serde_yaml::from_str(DEFAULT_ALERTMANAGER).map_err(|e| vec![at(None, e.to_string())])?,
+            "<default alertmanager config>".to_string(),
+        ),
+    };
+    let receivers: Vec<String> = value
+        .get("receivers")
+        .and_then(|r| r.as_sequence())
+        .map(|rs| {
+            rs.iter()
+                .filter_map(|r| r.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut errors = Vec::new();
+    let mut routes = Vec::new();
+    for r in &config.loaded_rules.routes {
+        if receivers.contains(&r.receiver) {
+            routes.push(r.route.clone());
+        } else {
+            errors.push(at(
+                find_line(text, &format!("id: {}", r.rule_id)),
+                format!(
+                    "alert_rules: {:?}: notification channel {:?} is not a receiver (define it under alertmanager.receivers)",
+                    r.rule_id, r.receiver
+                ),
+            ));
+        }
+    }
+    for r in &config.loaded_rules.preset_routes {
+        if receivers.contains(&r.receiver) {
+            routes.push(r.route.clone());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if !routes.is_empty() {
+        if let Some(root) = value.get_mut("route").and_then(|r| r.as_mapping_mut()) {
+            let existing = root
+                .remove("routes")
+                .and_then(|r| r.as_sequence().cloned())
+                .unwrap_or_default();
+            routes.extend(existing);
+            root.insert("routes".into(), serde_yaml::Value::Sequence(routes));
+        }
+    }
+    alertmanager::Config::from_value(value, &source).map_err(|e| {
+        let line = e.line.or_else(|| {
+            if source == file {
+                find_line(text, "alertmanager:")
+            } else {
+                None
+            }
+        });
+        vec![ConfigError {
+            file: e.file.clone(),
+            line,
+            message: e.message.clone(),
+        }]
+    })
 }
 
 /// A loaded, validated config and where it came from.
@@ -467,6 +589,47 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
     for e in config.auth.validate() {
         err(Some("auth:"), e);
     }
+    if config.alertmanager.is_some() && config.alertmanager_config_file.is_some() {
+        err(
+            Some("alertmanager_config_file:"),
+            "set either alertmanager or alertmanager_config_file, not both".into(),
+        );
+    }
+    if let (Some(dir), Some(f)) = (base, &mut config.alertmanager_config_file) {
+        *f = dir.join(&*f);
+    }
+    let sources = rules::RuleSources {
+        rule_files: config.rule_files.clone(),
+        presets: config.presets.clone(),
+        seed_rules: config.alert_rules.clone(),
+    };
+    let rule_dir = base.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let mut rule_file_errors = Vec::new();
+    match rules::load(&sources, &rule_dir, rules::template::go_templater().as_ref()) {
+        Ok(loaded) => config.loaded_rules = loaded,
+        Err(rule_errors) => {
+            for e in rule_errors {
+                match e.file.as_str() {
+                    // Seed rules and presets live in this file: point at the rule.
+                    "alert_rules" | "presets" => {
+                        let needle = e
+                            .message
+                            .split('"')
+                            .nth(1)
+                            .map(|id| format!("id: {id}"))
+                            .filter(|n| find_line(text, n).is_some())
+                            .unwrap_or_else(|| format!("{}:", e.file));
+                        err(Some(&needle), e.message);
+                    }
+                    _ => rule_file_errors.push(ConfigError {
+                        file: e.file,
+                        line: e.line,
+                        message: e.message,
+                    }),
+                }
+            }
+        }
+    }
     if let Some(tls) = &config.web.tls_server_config {
         for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
             if !path.is_file() {
@@ -494,6 +657,13 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
             Some("segment_size"),
             "storage.wal.segment_size must be at least 1 MiB".into(),
         );
+    }
+    errors.extend(rule_file_errors);
+    if errors.is_empty() {
+        match alertmanager_config(&config, file, text) {
+            Ok(am) => config.alertmanager_config = Some(am),
+            Err(e) => errors.extend(e),
+        }
     }
     if errors.is_empty() {
         Ok(config)

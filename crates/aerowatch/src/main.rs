@@ -1,4 +1,5 @@
 //! The `aerowatch` binary: command line, configuration, wiring and lifecycle.
+mod alerts;
 mod config;
 mod memory;
 mod run;
@@ -60,6 +61,9 @@ pub struct ServeArgs {
     /// Allow listening on a non-loopback address without any auth configured.
     #[arg(long = "web.insecure-no-auth")]
     pub insecure_no_auth: bool,
+    /// The URL users reach Aerowatch at (links in alerts); default http://<listen address>.
+    #[arg(long = "web.external-url")]
+    pub external_url: Option<String>,
     /// Log level: debug, info, warn, error.
     #[arg(long = "log.level", default_value = "info")]
     pub log_level: String,
@@ -83,9 +87,10 @@ fn main() -> ExitCode {
         Some(Command::CheckConfig { file }) => match config::load_file(&file) {
             Ok(l) => {
                 println!(
-                    "{}: SUCCESS: {} scrape config(s)",
+                    "{}: SUCCESS: {} scrape config(s), {} rule group(s)",
                     file.display(),
-                    l.config.scrape_configs.len()
+                    l.config.scrape_configs.len(),
+                    l.config.loaded_rules.groups.len()
                 );
                 ExitCode::SUCCESS
             }

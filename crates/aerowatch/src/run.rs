@@ -1,7 +1,7 @@
 //! `aerowatch serve`: open storage, start ingest, serve HTTP, reload on
 //! SIGHUP or `POST /-/reload`, and shut down gracefully, flushing the WAL.
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,42 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     Ok(match &args.config_file {
         Some(p) => config::load_file(p)?,
         None => config::embedded(&self_target)?,
+    })
+}
+
+/// The `query` function of alert templates: an instant query at the
+/// alert's evaluation time. Templates expand inside rule evaluation, which
+/// cannot await, so the query runs on a thread of its own against the
+/// runtime (templates that query are rare; a thread per query is fine).
+fn template_query(
+    engine: Arc<server::promql::Engine>,
+    db: Arc<dyn server::promql::Queryable>,
+) -> rules::template::QueryAt {
+    let handle = tokio::runtime::Handle::current();
+    Arc::new(move |expr: &str, at_ms: i64| {
+        let (engine, db, handle, expr) = (engine.clone(), db.clone(), handle.clone(), expr.to_string());
+        let result = std::thread::spawn(move || handle.block_on(engine.instant(db, &expr, at_ms, Default::default())))
+            .join()
+            .map_err(|_| "query panicked".to_string())?
+            .map_err(|e| e.to_string())?;
+        match result.value {
+            server::promql::ResultValue::Vector(v) => Ok(v
+                .into_iter()
+                .map(|s| gotemplate::QuerySample {
+                    labels: s
+                        .labels
+                        .iter()
+                        .map(|l| (l.name.to_string(), l.value.to_string()))
+                        .collect(),
+                    value: s.v,
+                })
+                .collect()),
+            server::promql::ResultValue::Scalar { v, .. } => Ok(vec![gotemplate::QuerySample {
+                labels: Default::default(),
+                value: v,
+            }]),
+            _ => Err("query result is not a vector or scalar".into()),
+        }
     })
 }
 
@@ -198,6 +234,73 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.metadata = scrape.clone();
     let (reload_tx, mut reload_rx) = mpsc::channel::<server::ReloadRequest>(4);
     state.reload = Some(reload_tx);
+    let am_config = cfg
+        .alertmanager_config
+        .clone()
+        .context("the alertmanager configuration was not built")?;
+    let am_dir = data_dir.join("alertmanager");
+    let alertmanager = {
+        let dir = am_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            alertmanager::Alertmanager::new(
+                am_config,
+                alertmanager::EngineOptions {
+                    data_dir: Some(dir),
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .await
+        .context("starting the alertmanager")?
+        .with_context(|| format!("loading silences and the notification log in {}", am_dir.display()))?
+    };
+    let alertmanager = Arc::new(alertmanager);
+    state.alertmanager = Some(alertmanager.clone());
+    let config_dir = loaded.path.as_ref().and_then(|p| p.parent()).map(Path::to_path_buf);
+    let external_url = args
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", self_target(args.listen_address)))
+        .trim_end_matches('/')
+        .to_string();
+    let templates = {
+        let patterns = alertmanager.config().templates.clone();
+        let dir = config_dir.clone();
+        tokio::task::spawn_blocking(move || notify::load_templates(&patterns, dir.as_deref()))
+            .await
+            .context("loading notification templates")?
+            .context("loading notification templates")?
+    };
+    let deliverer = notify::Deliverer::new(notify::DelivererOptions {
+        external_url: external_url.clone(),
+        templates,
+        config_dir: config_dir.clone(),
+        ..Default::default()
+    });
+    deliverer.init_metrics(&alertmanager.config());
+    state.deliverer = Some(deliverer.clone());
+    let rule_manager = Arc::new(rules::Manager::new(
+        rules::EvalContext {
+            engine: state.engine.clone(),
+            queryable: Arc::new(db.clone()),
+            sink: state.sink.clone(),
+            notifier: Arc::new(crate::alerts::ToAlertmanager(alertmanager.clone())),
+            templater: Arc::new(rules::template::GoTemplater::with_query(template_query(
+                state.engine.clone(),
+                Arc::new(db.clone()),
+            ))),
+            external_labels: cfg.global.external_labels.clone(),
+            external_url,
+            resend_delay_ms: 60_000,
+            outage_tolerance_ms: 3_600_000,
+            for_grace_period_ms: 600_000,
+            metrics: Arc::default(),
+        },
+        cfg.global.evaluation_interval.get(),
+    ));
+    state.rules = Some(rule_manager.clone());
     let state = Arc::new(state);
 
     let listener = tokio::net::TcpListener::bind(args.listen_address)
@@ -227,6 +330,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Err(e) = scrape.apply_config(cfg.scrape_configs.clone()).await {
         tracing::error!(errors = ?e.errors, "some scrape jobs could not start");
     }
+    if let Err(e) = rule_manager.update(cfg.loaded_rules.groups.clone()) {
+        tracing::error!(error = %e, "rules could not start");
+    }
+    // The dispatcher: groups alerts and delivers notifications until shutdown,
+    // then writes silences and the notification log a last time.
+    let (am_stop, mut am_stopped) = tokio::sync::watch::channel(false);
+    let am_task = tokio::spawn(alertmanager.clone().run(Arc::new(deliverer.clone()), async move {
+        let _ = am_stopped.changed().await;
+    }));
     server::set_ready(&state);
 
     // Periodic WAL fsync for the default `interval` policy.
@@ -290,6 +402,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let scrape = scrape.clone();
         let args = args.clone();
         let tls = tls.clone();
+        let rule_manager = rule_manager.clone();
+        let alertmanager = alertmanager.clone();
+        let deliverer = deliverer.clone();
         tokio::spawn(async move {
             let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 Ok(s) => Some(s),
@@ -303,7 +418,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     r = reload_rx.recv() => match r { Some(r) => Some(r), None => return },
                     _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => None,
                 };
-                let result = reload(&args, &state, &scrape, tls.as_ref()).await;
+                let result = reload(
+                    &args,
+                    &state,
+                    &scrape,
+                    &rule_manager,
+                    (&alertmanager, &deliverer),
+                    tls.as_ref(),
+                )
+                .await;
                 match &result {
                     Ok(()) => tracing::info!("configuration reloaded"),
                     Err(e) => {
@@ -340,8 +463,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
-    tracing::info!("shutting down: stopping scrapes and flushing the WAL");
+    tracing::info!("shutting down: stopping scrapes, rules and notifications, flushing the WAL");
     scrape.stop().await;
+    rule_manager.stop();
+    let _ = am_stop.send(true);
+    if let Err(e) = am_task.await {
+        tracing::error!(error = %e, "the notification dispatcher failed");
+    }
     let db2 = db.clone();
     tokio::task::spawn_blocking(move || db2.sync())
         .await
@@ -355,6 +483,8 @@ async fn reload(
     args: &ServeArgs,
     state: &Arc<AppState>,
     scrape: &Arc<ScrapeManager>,
+    rule_manager: &rules::Manager,
+    (alertmanager, deliverer): (&alertmanager::Alertmanager, &notify::Deliverer),
     tls: Option<&RustlsConfig>,
 ) -> Result<(), String> {
     let args = args.clone();
@@ -373,6 +503,18 @@ async fn reload(
         .apply_config(cfg.scrape_configs.clone())
         .await
         .map_err(|e| e.errors.join("; "))?;
+    if let Some(am) = &cfg.alertmanager_config {
+        let patterns = am.templates.clone();
+        let dir = loaded.path.as_ref().and_then(|p| p.parent()).map(Path::to_path_buf);
+        let templates = tokio::task::spawn_blocking(move || notify::load_templates(&patterns, dir.as_deref()))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("notification templates: {e}"))?;
+        alertmanager.reload(am.clone()).map_err(|e| e.to_string())?;
+        deliverer.set_templates(templates);
+        deliverer.init_metrics(am);
+    }
+    rule_manager.update(cfg.loaded_rules.groups.clone())?;
     state.runtime.config_loaded(&loaded.text);
     Ok(())
 }

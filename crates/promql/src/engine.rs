@@ -340,6 +340,18 @@ fn check_2_42_syntax(query: &str) -> Result<(), QueryError> {
 }
 
 /// Parses a query into the evaluator's tree.
+/// An expression parsed and checked once, for repeated evaluation.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    node: Node,
+}
+
+/// Parses `query` as [`Engine::instant`] would, keeping the result for
+/// [`Engine::instant_prepared`].
+pub fn prepare(query: &str) -> Result<Prepared, QueryError> {
+    Ok(Prepared { node: parse(query)? })
+}
+
 fn parse(query: &str) -> Result<Node, QueryError> {
     register_functions();
     if query.trim().is_empty() {
@@ -491,6 +503,18 @@ impl Engine {
     ) -> Result<QueryResult, QueryError> {
         let node = parse(query)?;
         self.execute(db, node, t_ms, t_ms, 0, opts).await
+    }
+
+    /// Evaluates an expression parsed once with [`prepare`] at `t_ms` (rule
+    /// evaluation runs the same expressions every interval).
+    pub async fn instant_prepared(
+        &self,
+        db: Arc<dyn Queryable>,
+        query: &Prepared,
+        t_ms: i64,
+        opts: QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        self.execute(db, query.node.clone(), t_ms, t_ms, 0, opts).await
     }
 
     /// Evaluates `query` from `start_ms` to `end_ms` every `step_ms`, with

@@ -12,7 +12,9 @@ pub mod functions;
 mod queryable;
 pub mod value;
 
-pub use engine::{Engine, EngineOptions, QueryOptions, QueryResult, QueryStats, ResultValue, Sample};
+pub use engine::{
+    prepare, Engine, EngineOptions, Prepared, QueryOptions, QueryResult, QueryStats, ResultValue, Sample,
+};
 pub use error::QueryError;
 pub use queryable::Queryable;
 pub use value::{Point, RangeVector, Series, Steps, Value};

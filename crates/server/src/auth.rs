@@ -136,14 +136,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The scope a request path needs; `None` for the unauthenticated probes.
-pub fn required_scope(path: &str) -> Option<Scope> {
+/// The scope a request needs; `None` for the unauthenticated probes.
+/// Alertmanager's API changes state with POST and DELETE (alerts from a
+/// Prometheus, silences from amtool): those need `write`.
+pub fn required_scope(method: &axum::http::Method, path: &str) -> Option<Scope> {
     match path {
         "/-/healthy" | "/-/ready" => None,
         "/-/reload" | "/-/quit" => Some(Scope::Admin),
         "/api/v1/write" => Some(Scope::Write),
         p if p.starts_with("/api/v1/admin/") => Some(Scope::Admin),
         p if p.starts_with("/metrics/job/") => Some(Scope::Write),
+        p if p.starts_with("/api/v2/")
+            && (method == axum::http::Method::POST || method == axum::http::Method::DELETE) =>
+        {
+            Some(Scope::Write)
+        }
         _ => Some(Scope::Read),
     }
 }
@@ -154,7 +161,7 @@ pub async fn enforce(State(st): State<Arc<AppState>>, req: Request, next: Next) 
     if !auth.enabled() {
         return next.run(req).await;
     }
-    let Some(needed) = required_scope(req.uri().path()) else {
+    let Some(needed) = required_scope(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
     let header_value = req
@@ -242,9 +249,13 @@ mod tests {
 
     #[test]
     fn probes_are_open_and_ingest_needs_write() {
-        assert_eq!(required_scope("/-/healthy"), None);
-        assert_eq!(required_scope("/api/v1/write"), Some(Scope::Write));
-        assert_eq!(required_scope("/-/reload"), Some(Scope::Admin));
-        assert_eq!(required_scope("/api/v1/query"), Some(Scope::Read));
+        use axum::http::Method;
+        assert_eq!(required_scope(&Method::GET, "/-/healthy"), None);
+        assert_eq!(required_scope(&Method::POST, "/api/v1/write"), Some(Scope::Write));
+        assert_eq!(required_scope(&Method::POST, "/-/reload"), Some(Scope::Admin));
+        assert_eq!(required_scope(&Method::GET, "/api/v1/query"), Some(Scope::Read));
+        assert_eq!(required_scope(&Method::GET, "/api/v2/silences"), Some(Scope::Read));
+        assert_eq!(required_scope(&Method::POST, "/api/v2/silences"), Some(Scope::Write));
+        assert_eq!(required_scope(&Method::DELETE, "/api/v2/silence/x"), Some(Scope::Write));
     }
 }

@@ -117,6 +117,12 @@ pub struct AppState {
     pub metadata: Arc<dyn MetadataSource>,
     /// Start time, flags and running config for `/api/v1/status/*`.
     pub runtime: RuntimeStatus,
+    /// The rule engine (None: no rules API data).
+    pub rules: Option<Arc<rules::Manager>>,
+    /// Alertmanager (None: `/api/v2` answers 404).
+    pub alertmanager: Option<Arc<alertmanager::Alertmanager>>,
+    /// Notification delivery: history for `/api/v1/notifications`, counters for `/metrics`.
+    pub deliverer: Option<notify::Deliverer>,
     pub(crate) wal_failures_seen: AtomicU64,
 }
 
@@ -142,6 +148,9 @@ impl AppState {
             engine: Arc::new(promql::Engine::new(promql::EngineOptions::default())),
             metadata: Arc::new(NoMetadata),
             runtime: RuntimeStatus::default(),
+            rules: None,
+            alertmanager: None,
+            deliverer: None,
             wal_failures_seen: AtomicU64::new(0),
         })
     }
@@ -172,7 +181,7 @@ async fn not_found() -> Response {
 
 /// The full router.
 pub fn router(state: Arc<AppState>) -> Router {
-    use api::{query, read, remote, status};
+    use api::{alertmanager as am, query, read, remote, rules, status};
     let remote_write = Router::new()
         .route("/api/v1/write", post(remote::write))
         .layer(DefaultBodyLimit::max(state.body_limits.remote_write_bytes));
@@ -200,6 +209,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/labels", get(read::label_names).post(read::label_names))
         .route("/api/v1/label/{name}/values", get(read::label_values))
         .route("/api/v1/targets", get(status::targets))
+        .route("/api/v1/rules", get(rules::rules))
+        .route("/api/v1/alerts", get(rules::alerts))
+        .route("/api/v2/alerts", get(am::get_alerts).post(am::post_alerts))
+        .route("/api/v2/alerts/groups", get(am::get_alert_groups))
+        .route("/api/v2/silences", get(am::get_silences).post(am::post_silence))
+        .route("/api/v2/silence/{id}", get(am::get_silence).delete(am::delete_silence))
+        .route("/api/v2/status", get(am::status))
+        .route("/api/v2/receivers", get(am::receivers))
+        .route("/api/v1/notifications", get(am::notifications))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/read", post(remote::read))

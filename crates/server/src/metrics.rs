@@ -373,6 +373,12 @@ pub async fn handler(State(st): State<Arc<AppState>>) -> Response {
     let mut out = String::from_utf8_lossy(&buf).into_owned();
     storage_metrics(&st, &mut out);
     process_metrics(&st, &mut out);
+    if let Some(rules) = &st.rules {
+        rules.write_metrics(&mut out);
+    }
+    if let Some(d) = &st.deliverer {
+        d.write_metrics(&mut out);
+    }
     let _ = writeln!(
         out,
         "# HELP aerowatch_build_info Build information.\n# TYPE aerowatch_build_info gauge\naerowatch_build_info{{version=\"{}\",revision=\"{}\"}} 1",

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 
+pub mod capture;
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

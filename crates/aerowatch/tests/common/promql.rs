@@ -52,18 +52,25 @@ impl Prometheus {
     /// Starts Prometheus with no scrape jobs, accepting remote write, with
     /// its data under `dir`.
     pub fn start(dir: &Path) -> Prometheus {
+        // evaluation_interval is the default subquery step: the same 1m as Aerowatch's default.
+        Self::start_with_config(dir, "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n", &[])
+    }
+
+    /// Starts Prometheus with this prometheus.yml (written into `dir`) and
+    /// extra flags.
+    pub fn start_with_config(dir: &Path, config: &str, flags: &[&str]) -> Prometheus {
         let bin = prometheus_binary();
         std::fs::create_dir_all(dir).unwrap();
         let port = free_port();
         let cfg = dir.join("prometheus.yml");
-        // evaluation_interval is the default subquery step: the same 1m as Aerowatch's default.
-        std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n").unwrap();
+        std::fs::write(&cfg, config).unwrap();
         let log = dir.join("prometheus.log");
         let child = Command::new(bin)
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-remote-write-receiver")
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

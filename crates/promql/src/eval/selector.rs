@@ -79,7 +79,9 @@ pub(crate) fn eval_vector(ev: &mut Ev<'_>, vs: &VectorSel) -> Result<Val, QueryE
     let mut out = Vec::with_capacity(sel.series.len());
     for (labels, samples) in sel.series {
         ev.ctx.check()?;
-        let mut points = Vec::new();
+        // A sample answers every step within the lookback after it.
+        let per_sample = (lookback / steps.step.max(1)).saturating_add(1) as usize;
+        let mut points = Vec::with_capacity(steps.len().min(samples.len().saturating_mul(per_sample)));
         let mut j = 0usize;
         for ts in steps.iter() {
             if let Some(s) = sample_at(&samples, &mut j, ts - vs.offset, lookback) {

@@ -365,7 +365,7 @@ fn over_windows_indexed<P>(
     let mut out = Vec::new();
     for (labels, samples) in &range.series {
         let prepared = prepare(samples);
-        let mut points = Vec::new();
+        let mut points = Vec::with_capacity(range.window_ends.len().min(samples.len()));
         let (mut lo, mut hi) = (0usize, 0usize);
         let mut prev_end = i64::MIN;
         for (i, &end) in range.window_ends.iter().enumerate() {

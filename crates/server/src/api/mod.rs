@@ -1,10 +1,12 @@
 //! The Prometheus-compatible HTTP API: one envelope, one error type that
 //! sorts every failure into Prometheus's closed set of error types, and the
 //! parameter parsing every endpoint shares.
+pub mod alertmanager;
 pub mod push;
 pub mod query;
 pub mod read;
 pub mod remote;
+pub mod rules;
 pub mod status;
 
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -125,6 +127,11 @@ impl Params {
     /// The first value of `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// Every `(key, value)` pair, in request order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Every value of `key`.

@@ -251,15 +251,16 @@ impl XorChunk {
     /// Makes room for one more sample (at most 17 bytes, plus the 8 bytes of
     /// slack `push_bits` writes through). The head holds ~100k open chunks,
     /// so once a chunk has enough samples to tell its rate, the buffer grows
-    /// to what the chunk is predicted to need when full (its bytes per sample
-    /// so far, without the ~16-byte first sample, times the samples left to
-    /// `MAX_SAMPLES_PER_CHUNK`) instead of doubling, which wastes a quarter
-    /// of the buffer on average.
+    /// by what the next `GROW_SAMPLES` samples are predicted to take (its
+    /// bytes per sample so far, without the ~16-byte first sample) instead
+    /// of doubling: at most a quarter chunk is ever reserved ahead, where
+    /// doubling reserves up to the whole buffer again.
     #[inline]
     fn reserve_for_next(&mut self) {
         const ROOM: usize = 32;
         const FIRST_SAMPLE: usize = 16;
         const PREDICT_FROM: usize = 16;
+        const GROW_SAMPLES: usize = 30;
         let (len, cap) = (self.buf.len(), self.buf.capacity());
         if cap - len >= ROOM {
             return;
@@ -270,7 +271,7 @@ impl XorChunk {
             len * 2
         } else {
             let per_sample = (len - HEADER_LEN).saturating_sub(FIRST_SAMPLE).div_ceil(num - 1);
-            len + per_sample * remaining * 9 / 8
+            len + per_sample * remaining.min(GROW_SAMPLES) * 9 / 8
         };
         self.buf.reserve_exact(target.max(len + ROOM) - len);
     }

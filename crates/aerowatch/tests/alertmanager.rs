@@ -8,6 +8,7 @@ mod prom;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::capture::Capture;
 use common::{client, Server};
 use prom::Prometheus;
 use serde_json::Value;
@@ -138,8 +139,9 @@ fn amtool_creates_lists_and_expires_silences() {
 #[test]
 fn a_real_prometheus_sends_its_alerts_to_aerowatch() {
     let dir = tempfile::tempdir().unwrap();
+    let hook = Capture::start();
     let s = Server::start(
-        Some(
+        Some(&format!(
             "alertmanager:
   route:
     receiver: team
@@ -147,8 +149,10 @@ fn a_real_prometheus_sends_its_alerts_to_aerowatch() {
     group_wait: 1s
   receivers:
     - name: team
+      webhook_configs: [ {{ url: \"{}\" }} ]
 ",
-        ),
+            hook.url("/hook")
+        )),
         &dir.path().join("data"),
     );
     std::fs::write(
@@ -213,6 +217,33 @@ fn a_real_prometheus_sends_its_alerts_to_aerowatch() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
     assert_eq!(errors, 0.0, "Prometheus had errors sending to Aerowatch");
+    // And the group is notified: Alertmanager's webhook payload, version 4.
+    let sent = hook.wait("/hook", 1, Duration::from_secs(10));
+    let body = sent[0].json();
+    assert_eq!(body["version"], "4");
+    assert_eq!(body["receiver"], "team");
+    assert_eq!(body["status"], "firing");
+    assert_eq!(body["groupLabels"]["alertname"], "AlwaysFiring");
+    assert_eq!(body["alerts"][0]["labels"]["severity"], "page");
+    assert_eq!(body["groupKey"], "{}:{alertname=\"AlwaysFiring\"}");
+}
+
+#[test]
+fn an_alertmanager_config_file_is_used_and_its_errors_carry_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(&am, "route:\n  receiver: ops\nreceivers:\n  - name: ops\n").unwrap();
+    let s = Server::start(Some("alertmanager_config_file: alertmanager.yml\n"), &dir.path().join("data"));
+    assert_eq!(s.get_json("/api/v2/receivers")[0]["name"], "ops");
+    // A bad file is refused on reload, naming the file and line; the old
+    // config stays.
+    std::fs::write(&am, "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    opsgenie_configs: [ {} ]\n").unwrap();
+    let r = client().post(s.url("/-/reload")).send().unwrap();
+    assert_eq!(r.status(), 500);
+    let body = r.text().unwrap();
+    assert!(body.contains("alertmanager.yml:"), "{body}");
+    assert!(body.contains("not supported by Aerowatch"), "{body}");
+    assert_eq!(s.get_json("/api/v2/receivers")[0]["name"], "ops");
 }
 
 #[test]

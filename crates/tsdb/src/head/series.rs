@@ -190,10 +190,14 @@ impl SeriesData {
             }
             match c {
                 // Samples are in time order: stop decoding past `maxt`.
-                HeadChunk::Mem(c) => out.extend(c.iter().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint)),
+                HeadChunk::Mem(c) => {
+                    out.reserve(expected_in_range(c.num_samples(), first, last, mint, maxt));
+                    out.extend(c.iter().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint))
+                }
                 HeadChunk::Disk(_) => {
                     let bytes = c.bytes(files)?;
                     let mut it = XorIter::new(&bytes);
+                    out.reserve(expected_in_range(it.num_samples(), first, last, mint, maxt));
                     out.extend(it.by_ref().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint));
                     if let Some(e) = it.err() {
                         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()));
@@ -210,6 +214,19 @@ impl SeriesData {
             _ => false,
         })
     }
+}
+
+/// About how many of a chunk's `n` samples, spread over `[first, last]`,
+/// fall in `[mint, maxt]`: reserving that once beats growing the output
+/// sample by sample (queries spent a fifth of their time in `malloc` here).
+fn expected_in_range(n: u16, first: i64, last: i64, mint: i64, maxt: i64) -> usize {
+    let n = i64::from(n);
+    if first >= mint && last <= maxt {
+        return n as usize;
+    }
+    let span = (last - first).max(1);
+    let overlap = (last.min(maxt) - first.max(mint)).max(0);
+    (n.saturating_mul(overlap) / span + 1).clamp(1, n.max(1)) as usize
 }
 
 /// End (exclusive) of the aligned range of width `range` that holds `t`.

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::capture::Capture;
-use common::{client, Server};
+use common::{client, wait_for, Server};
 use prom::Prometheus;
 use serde_json::Value;
 
@@ -38,16 +38,6 @@ fn run_amtool(bin: &str, s: &Server, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn amtool_creates_lists_and_expires_silences() {

@@ -4,9 +4,9 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{client, Server};
+use common::{client, wait_for, Server};
 use serde_json::Value;
 
 const CONFIG: &str = "global:
@@ -36,16 +36,6 @@ fn push_depth(s: &Server, v: f64) {
     assert_eq!(r.status(), 200);
 }
 
-fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn alert_state(s: &Server) -> Option<(String, String)> {
     let v = s.get_json("/api/v1/alerts");

@@ -38,7 +38,6 @@ fn run_amtool(bin: &str, s: &Server, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-
 #[test]
 fn amtool_creates_lists_and_expires_silences() {
     let Some(bin) = amtool() else { return };
@@ -223,11 +222,18 @@ fn an_alertmanager_config_file_is_used_and_its_errors_carry_its_lines() {
     let dir = tempfile::tempdir().unwrap();
     let am = dir.path().join("alertmanager.yml");
     std::fs::write(&am, "route:\n  receiver: ops\nreceivers:\n  - name: ops\n").unwrap();
-    let s = Server::start(Some("alertmanager_config_file: alertmanager.yml\n"), &dir.path().join("data"));
+    let s = Server::start(
+        Some("alertmanager_config_file: alertmanager.yml\n"),
+        &dir.path().join("data"),
+    );
     assert_eq!(s.get_json("/api/v2/receivers")[0]["name"], "ops");
     // A bad file is refused on reload, naming the file and line; the old
     // config stays.
-    std::fs::write(&am, "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    opsgenie_configs: [ {} ]\n").unwrap();
+    std::fs::write(
+        &am,
+        "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    opsgenie_configs: [ {} ]\n",
+    )
+    .unwrap();
     let r = client().post(s.url("/-/reload")).send().unwrap();
     assert_eq!(r.status(), 500);
     let body = r.text().unwrap();

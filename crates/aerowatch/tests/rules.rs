@@ -36,7 +36,6 @@ fn push_depth(s: &Server, v: f64) {
     assert_eq!(r.status(), 200);
 }
 
-
 fn alert_state(s: &Server) -> Option<(String, String)> {
     let v = s.get_json("/api/v1/alerts");
     let a = v["data"]["alerts"].as_array()?.first()?.clone();

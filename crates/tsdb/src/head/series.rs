@@ -194,14 +194,17 @@ impl SeriesData {
                     out.reserve(expected_in_range(c.num_samples(), first, last, mint, maxt));
                     out.extend(c.iter().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint))
                 }
-                HeadChunk::Disk(_) => {
-                    let bytes = c.bytes(files)?;
-                    let mut it = XorIter::new(&bytes);
-                    out.reserve(expected_in_range(it.num_samples(), first, last, mint, maxt));
-                    out.extend(it.by_ref().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint));
-                    if let Some(e) = it.err() {
-                        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()));
-                    }
+                HeadChunk::Disk(d) => {
+                    let files = files.ok_or_else(|| std::io::Error::other("spilled chunk without chunk files"))?;
+                    files.with_chunk(d, |bytes| {
+                        let mut it = XorIter::new(bytes);
+                        out.reserve(expected_in_range(it.num_samples(), first, last, mint, maxt));
+                        out.extend(it.by_ref().take_while(|s| s.t <= maxt).filter(|s| s.t >= mint));
+                        match it.err() {
+                            Some(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())),
+                            None => Ok(()),
+                        }
+                    })??;
                 }
             }
         }

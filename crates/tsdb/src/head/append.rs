@@ -132,7 +132,11 @@ impl HeadAppender {
             self.samples.push((idx, Sample { t, v }));
             return Ok(());
         }
-        let verdict = series.data.lock().check(t, v);
+        // One lock for both the ordering check and "has any data yet".
+        let (verdict, has_data) = {
+            let data = series.data.lock();
+            (data.check(t, v), data.last().is_some() || data.spilled_until().is_some())
+        };
         match verdict {
             Ok(false) => return Ok(()),
             Ok(true) => {}
@@ -145,7 +149,6 @@ impl HeadAppender {
                 return Err(AppendError::DuplicateTimestamp);
             }
         }
-        let has_data = series.data.lock().last().is_some();
         if !has_data && t < self.floor {
             counters.out_of_bounds.fetch_add(1, Ordering::Relaxed);
             return Err(AppendError::OutOfBounds);

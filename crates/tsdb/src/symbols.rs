@@ -3,72 +3,110 @@
 //! small; the price is that symbols live until restart (documented in
 //! ARCHITECTURE.md).
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use parking_lot::RwLock;
 
 /// An interned string id.
 pub type Sym = u32;
 
-#[derive(Default)]
-struct Table {
-    ids: HashMap<Arc<str>, Sym>,
-    strings: Vec<Arc<str>>,
+/// Strings by id, readable without a lock: segment `k` holds
+/// `FIRST_SEGMENT << k` slots, each set once. Ids are handed out under the
+/// `ids` lock, and a slot is filled before its id is published, so a reader
+/// holding an id always finds its string. Every series lookup on the ingest
+/// path resolves its labels here; a shared read lock there had every
+/// appending thread bouncing one cache line.
+struct Strings {
+    segments: [OnceLock<Box<[OnceLock<Arc<str>>]>>; SEGMENTS],
 }
 
-/// Resolves ids to strings while the symbol table is read-locked.
-pub struct Resolver<'a>(&'a Table);
+const FIRST_SEGMENT: usize = 1024;
+/// Enough segments for every `u32` id.
+const SEGMENTS: usize = 23;
+
+fn locate(id: Sym) -> (usize, usize) {
+    let i = id as usize + FIRST_SEGMENT;
+    let k = (usize::BITS - 1 - i.leading_zeros()) as usize - FIRST_SEGMENT.trailing_zeros() as usize;
+    (k, i - (FIRST_SEGMENT << k))
+}
+
+impl Strings {
+    fn get(&self, id: Sym) -> Option<&Arc<str>> {
+        let (k, off) = locate(id);
+        self.segments.get(k)?.get()?.get(off)?.get()
+    }
+
+    fn set(&self, id: Sym, s: Arc<str>) {
+        let (k, off) = locate(id);
+        let Some(segment) = self.segments.get(k) else { return };
+        let seg = segment.get_or_init(|| (0..(FIRST_SEGMENT << k)).map(|_| OnceLock::new()).collect());
+        let _ = seg[off].set(s);
+    }
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        Strings {
+            segments: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+}
+
+/// Resolves ids to strings.
+pub struct Resolver<'a>(&'a Strings);
 
 impl<'a> Resolver<'a> {
-    /// The string behind `id`.
+    /// The string behind `id` (empty for an id never handed out).
     pub fn get(&self, id: Sym) -> &'a str {
-        &self.0.strings[id as usize]
+        self.0.get(id).map(|s| &**s).unwrap_or("")
     }
 }
 
 /// A thread-safe, append-only string interner.
 #[derive(Default)]
 pub struct Symbols {
-    table: RwLock<Table>,
+    ids: RwLock<HashMap<Arc<str>, Sym>>,
+    strings: Strings,
 }
 
 impl Symbols {
     /// The id of `s`, interning it if new.
     pub fn intern(&self, s: &str) -> Sym {
-        if let Some(id) = self.table.read().ids.get(s) {
+        if let Some(id) = self.ids.read().get(s) {
             return *id;
         }
-        let mut t = self.table.write();
-        if let Some(id) = t.ids.get(s) {
+        let mut ids = self.ids.write();
+        if let Some(id) = ids.get(s) {
             return *id;
         }
-        let id = t.strings.len() as Sym;
+        let id = ids.len() as Sym;
         let arc: Arc<str> = Arc::from(s);
-        t.strings.push(arc.clone());
-        t.ids.insert(arc, id);
+        // The string is in place before any reader can learn its id.
+        self.strings.set(id, arc.clone());
+        ids.insert(arc, id);
         id
     }
 
     /// The id of `s` if it was ever interned.
     pub fn lookup(&self, s: &str) -> Option<Sym> {
-        self.table.read().ids.get(s).copied()
+        self.ids.read().get(s).copied()
     }
 
     /// The string behind `id`.
     pub fn resolve(&self, id: Sym) -> Arc<str> {
-        self.table.read().strings[id as usize].clone()
+        self.strings.get(id).cloned().unwrap_or_else(|| Arc::from(""))
     }
 
-    /// Runs `f` with a resolver that holds the read lock once, for bulk reads.
+    /// Runs `f` with a resolver (lock-free; kept as a closure API so that
+    /// callers need not change if the table's locking does).
     pub fn with_resolver<R>(&self, f: impl FnOnce(&Resolver<'_>) -> R) -> R {
-        let t = self.table.read();
-        f(&Resolver(&t))
+        f(&Resolver(&self.strings))
     }
 
     /// Approximate heap bytes held.
     pub fn memory_bytes(&self) -> usize {
-        let t = self.table.read();
-        t.strings.iter().map(|s| s.len() + 16 + 8 + 24).sum()
+        let ids = self.ids.read();
+        ids.keys().map(|s| s.len() + 16 + 8 + 24 + 8).sum()
     }
 }
 
@@ -85,5 +123,26 @@ mod tests {
         assert_eq!(s.intern("job"), a);
         assert_eq!(&*s.resolve(b), "node");
         assert_eq!(s.lookup("nope"), None);
+    }
+
+    #[test]
+    fn ids_across_segment_boundaries_resolve() {
+        for (id, seg) in [
+            (0, (0, 0)),
+            (1023, (0, 1023)),
+            (1024, (1, 0)),
+            (3071, (1, 2047)),
+            (3072, (2, 0)),
+        ] {
+            assert_eq!(locate(id), seg, "id {id}");
+        }
+        let s = Symbols::default();
+        let ids: Vec<Sym> = (0..5000).map(|i| s.intern(&format!("v{i}"))).collect();
+        s.with_resolver(|r| {
+            for (i, id) in ids.iter().enumerate() {
+                assert_eq!(r.get(*id), format!("v{i}"));
+            }
+        });
+        assert_eq!(locate(u32::MAX).0, SEGMENTS - 1);
     }
 }

@@ -135,7 +135,10 @@ impl HeadAppender {
         // One lock for both the ordering check and "has any data yet".
         let (verdict, has_data) = {
             let data = series.data.lock();
-            (data.check(t, v), data.last().is_some() || data.spilled_until().is_some())
+            (
+                data.check(t, v),
+                data.last().is_some() || data.spilled_until().is_some(),
+            )
         };
         match verdict {
             Ok(false) => return Ok(()),

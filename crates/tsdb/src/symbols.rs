@@ -17,8 +17,11 @@ pub type Sym = u32;
 /// path resolves its labels here; a shared read lock there had every
 /// appending thread bouncing one cache line.
 struct Strings {
-    segments: [OnceLock<Box<[OnceLock<Arc<str>>]>>; SEGMENTS],
+    segments: [OnceLock<Segment>; SEGMENTS],
 }
+
+/// A segment's slots.
+type Segment = Box<[OnceLock<Arc<str>>]>;
 
 const FIRST_SEGMENT: usize = 1024;
 /// Enough segments for every `u32` id.

@@ -201,8 +201,8 @@ pub struct Check {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Kind {
-    /// An HTTP(S) request.
-    Http(HttpCheck),
+    /// An HTTP(S) request (boxed: it is several times larger than the others).
+    Http(Box<HttpCheck>),
     /// A TCP connect.
     Tcp(TcpCheck),
     /// A program run without a shell.
@@ -297,7 +297,7 @@ impl CheckConfig {
             }
             1 => {
                 if let Some(h) = &self.http {
-                    compile_http(h, &mut p).map(Kind::Http)
+                    compile_http(h, &mut p).map(|h| Kind::Http(Box::new(h)))
                 } else if let Some(t) = &self.tcp {
                     compile_tcp(t, &mut p).map(Kind::Tcp)
                 } else if let Some(c) = &self.command {
@@ -342,7 +342,10 @@ fn compile_http(h: &HttpConfig, p: &mut impl FnMut(String)) -> Option<HttpCheck>
     let url = match reqwest::Url::parse(&h.url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
         Ok(_) => {
-            p(format!("invalid url {:?}: scheme must be http or https with a host", h.url));
+            p(format!(
+                "invalid url {:?}: scheme must be http or https with a host",
+                h.url
+            ));
             None
         }
         Err(e) => {

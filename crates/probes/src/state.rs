@@ -66,7 +66,12 @@ impl CheckState {
     }
 
     /// Applies one probe result; returns the transition if the state changed.
-    pub fn record(&mut self, r: &ProbeResult, failure_threshold: u32, success_threshold: u32) -> Option<(State, State)> {
+    pub fn record(
+        &mut self,
+        r: &ProbeResult,
+        failure_threshold: u32,
+        success_threshold: u32,
+    ) -> Option<(State, State)> {
         if r.success {
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
             self.consecutive_failures = 0;
@@ -141,7 +146,14 @@ struct Ring {
 impl Ring {
     fn record(&mut self, at: i64, ok: bool, width: i64, len: usize) {
         if self.buckets.is_empty() {
-            self.buckets = vec![Bucket { idx: -1, ok: 0, total: 0 }; len];
+            self.buckets = vec![
+                Bucket {
+                    idx: -1,
+                    ok: 0,
+                    total: 0
+                };
+                len
+            ];
         }
         let idx = at.div_euclid(width);
         let slot = &mut self.buckets[idx.rem_euclid(len as i64) as usize];
@@ -187,7 +199,11 @@ mod tests {
         assert_eq!(s.record(&result(3, false), 3, 2), Some((State::Unknown, State::Down)));
         assert_eq!(s.record(&result(4, false), 3, 2), None);
         assert_eq!(s.record(&result(5, true), 3, 2), None);
-        assert_eq!(s.record(&result(6, false), 3, 2), None, "a failure resets the success streak");
+        assert_eq!(
+            s.record(&result(6, false), 3, 2),
+            None,
+            "a failure resets the success streak"
+        );
         assert_eq!(s.record(&result(7, true), 3, 2), None);
         assert_eq!(s.record(&result(8, true), 3, 2), Some((State::Down, State::Up)));
         assert_eq!(s.consecutive_successes, 2);

@@ -197,7 +197,11 @@ fn run_one(kind: &str, binary: &str, dir: &std::path::Path, n: usize, groups: us
     let post = t0.elapsed();
     let deadline = t0 + Duration::from_secs(60);
     while hook.alerts.load(Ordering::Relaxed) < n {
-        assert!(Instant::now() < deadline, "{kind}: only {} of {n} alerts delivered", hook.alerts.load(Ordering::Relaxed));
+        assert!(
+            Instant::now() < deadline,
+            "{kind}: only {} of {n} alerts delivered",
+            hook.alerts.load(Ordering::Relaxed)
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     let deliver = t0.elapsed();
@@ -234,7 +238,11 @@ fn main() {
     }
     let mut results: Vec<Vec<Outcome>> = kinds.iter().map(|_| Vec::new()).collect();
     for run in 0..runs {
-        let order: Vec<usize> = if run % 2 == 0 { (0..kinds.len()).collect() } else { (0..kinds.len()).rev().collect() };
+        let order: Vec<usize> = if run % 2 == 0 {
+            (0..kinds.len()).collect()
+        } else {
+            (0..kinds.len()).rev().collect()
+        };
         for k in order {
             let (kind, bin) = &kinds[k];
             results[k].push(run_one(kind, bin, &dir, n, groups, run));

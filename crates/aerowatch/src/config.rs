@@ -309,6 +309,12 @@ pub struct Config {
     /// An alertmanager.yml to read instead of the inline `alertmanager:` section.
     #[serde(default)]
     pub alertmanager_config_file: Option<PathBuf>,
+    /// Health checks of the monitored system (`http`, `tcp`, `command`).
+    #[serde(default)]
+    pub checks: Vec<probes::CheckConfig>,
+    /// The checks, validated.
+    #[serde(skip)]
+    pub compiled_checks: Vec<probes::Check>,
     /// The rules loaded from `rule_files`, `presets` and `alert_rules`.
     #[serde(skip)]
     pub loaded_rules: rules::LoadedRules,
@@ -588,6 +594,25 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
     };
     for e in config.auth.validate() {
         err(Some("auth:"), e);
+    }
+    match (probes::ProbesConfig {
+        checks: config.checks.clone(),
+    })
+    .validate()
+    {
+        Ok(compiled) => config.compiled_checks = compiled,
+        Err(e) => {
+            for problem in e.problems {
+                // Problems name their check: point at its `name:` line.
+                let needle = problem
+                    .split('"')
+                    .nth(1)
+                    .map(|n| format!("name: {n}"))
+                    .filter(|n| find_line(text, n).is_some())
+                    .unwrap_or_else(|| "checks:".to_string());
+                err(Some(&needle), format!("checks: {problem}"));
+            }
+        }
     }
     if config.alertmanager.is_some() && config.alertmanager_config_file.is_some() {
         err(

@@ -301,6 +301,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cfg.global.evaluation_interval.get(),
     ));
     state.rules = Some(rule_manager.clone());
+    let checks = Arc::new(
+        probes::Scheduler::start(cfg.compiled_checks.clone(), state.sink.clone(), Default::default())
+            .context("starting health checks")?,
+    );
+    state.checks = Some(checks.clone());
     let state = Arc::new(state);
 
     let listener = tokio::net::TcpListener::bind(args.listen_address)
@@ -405,6 +410,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let rule_manager = rule_manager.clone();
         let alertmanager = alertmanager.clone();
         let deliverer = deliverer.clone();
+        let checks = checks.clone();
         tokio::spawn(async move {
             let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 Ok(s) => Some(s),
@@ -424,6 +430,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     &scrape,
                     &rule_manager,
                     (&alertmanager, &deliverer),
+                    &checks,
                     tls.as_ref(),
                 )
                 .await;
@@ -485,6 +492,7 @@ async fn reload(
     scrape: &Arc<ScrapeManager>,
     rule_manager: &rules::Manager,
     (alertmanager, deliverer): (&alertmanager::Alertmanager, &notify::Deliverer),
+    checks: &probes::Scheduler,
     tls: Option<&RustlsConfig>,
 ) -> Result<(), String> {
     let args = args.clone();
@@ -515,6 +523,7 @@ async fn reload(
         deliverer.init_metrics(am);
     }
     rule_manager.update(cfg.loaded_rules.groups.clone())?;
+    checks.reload(cfg.compiled_checks.clone());
     state.runtime.config_loaded(&loaded.text);
     Ok(())
 }

@@ -2,6 +2,7 @@
 use std::time::{Duration, Instant};
 
 use crate::config::{HttpCheck, JsonFieldConfig};
+use crate::tls::{self, ExpiryLog};
 use crate::Attempt;
 
 /// Bodies are read at most this far: a health endpoint that streams a gigabyte
@@ -14,20 +15,36 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) struct HttpClients {
     follow: reqwest::Client,
     no_follow: reqwest::Client,
+    expiry: ExpiryLog,
 }
 
 impl HttpClients {
-    pub(crate) fn new() -> Result<Self, reqwest::Error> {
+    pub(crate) fn new() -> Result<Self, String> {
+        let expiry = ExpiryLog::default();
+        let tls = tls::client_config(expiry.clone())?;
         let build = |policy| {
             reqwest::Client::builder()
                 .redirect(policy)
                 .user_agent(concat!("aerowatch-probes/", env!("CARGO_PKG_VERSION")))
+                .use_preconfigured_tls(tls.clone())
                 .build()
+                .map_err(|e| error_chain(&e))
         };
         Ok(HttpClients {
             follow: build(reqwest::redirect::Policy::limited(10))?,
             no_follow: build(reqwest::redirect::Policy::none())?,
+            expiry,
         })
+    }
+
+    /// The certificate expiry seen for the URL's host, https only.
+    fn cert_expiry(&self, url: &reqwest::Url) -> Option<i64> {
+        if url.scheme() != "https" {
+            return None;
+        }
+        // rustls names IPv6 servers without the URL's brackets.
+        let host = url.host_str()?.trim_start_matches('[').trim_end_matches(']');
+        self.expiry.get(host)
     }
 }
 
@@ -48,6 +65,12 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 pub(crate) async fn probe(clients: &HttpClients, check: &HttpCheck) -> Attempt {
+    let mut attempt = request(clients, check).await;
+    attempt.tls_cert_expiry = clients.cert_expiry(&check.url);
+    attempt
+}
+
+async fn request(clients: &HttpClients, check: &HttpCheck) -> Attempt {
     let start = Instant::now();
     let client = if check.follow_redirects {
         &clients.follow
@@ -66,8 +89,8 @@ pub(crate) async fn probe(clients: &HttpClients, check: &HttpCheck) -> Attempt {
     };
     let status = resp.status().as_u16();
     let mut attempt = Attempt {
-        error: None,
         http_status: Some(status),
+        ..Attempt::default()
     };
     let status_ok = if check.expect_status.is_empty() {
         (200..300).contains(&status)

@@ -16,7 +16,8 @@
 //! Samples per probe, stamped with the probe's end time and labelled
 //! `check="<name>"`, `kind="http|tcp|command"`: `probe_success`,
 //! `probe_duration_seconds`, `probe_http_status_code` (http only, 0 without a
-//! response) and `aerowatch_check_up` (thresholded state; absent while unknown).
+//! response), `probe_ssl_earliest_cert_expiry` (https, unix seconds) and
+//! `aerowatch_check_up` (thresholded state; absent while unknown).
 #![warn(missing_docs)]
 
 mod command;
@@ -25,6 +26,7 @@ mod http;
 mod scheduler;
 mod state;
 mod tcp;
+mod tls;
 
 use std::time::Duration;
 
@@ -59,6 +61,9 @@ pub struct ProbeResult {
     pub at: i64,
     /// Response status of the last attempt (http checks that got a response).
     pub http_status: Option<u16>,
+    /// Earliest `notAfter` (unix seconds) of the certificate chain last seen
+    /// for an https check's host; set even when verification failed.
+    pub tls_cert_expiry: Option<i64>,
 }
 
 fn as_secs_f64<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -72,6 +77,7 @@ const KILL_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct Attempt {
     pub error: Option<String>,
     pub http_status: Option<u16>,
+    pub tls_cert_expiry: Option<i64>,
 }
 
 impl Attempt {
@@ -81,7 +87,7 @@ impl Attempt {
     pub(crate) fn failed(error: String) -> Self {
         Attempt {
             error: Some(error),
-            http_status: None,
+            ..Attempt::default()
         }
     }
 }
@@ -95,7 +101,7 @@ pub struct Prober {
 impl Prober {
     /// Builds the HTTP clients.
     pub fn new() -> Result<Self, ProbeError> {
-        let clients = http::HttpClients::new().map_err(|e| ProbeError::HttpClient(http::error_chain(&e)))?;
+        let clients = http::HttpClients::new().map_err(ProbeError::HttpClient)?;
         Ok(Prober { clients })
     }
 
@@ -127,6 +133,7 @@ impl Prober {
             error: attempt.error,
             at: model::now_millis(),
             http_status: attempt.http_status,
+            tls_cert_expiry: attempt.tls_cert_expiry,
         }
     }
 

@@ -188,6 +188,7 @@ mod tests {
             error: (!success).then(|| "boom".to_string()),
             at,
             http_status: None,
+            tls_cert_expiry: None,
         }
     }
 

@@ -66,6 +66,14 @@ pub async fn api_health(State(st): State<Arc<AppState>>) -> Response {
     })
     .await
     .unwrap_or_default();
+    let mut checks = checks;
+    // The monitored system's checks, as configured under `checks:`.
+    if let Some(sched) = &st.checks {
+        let (_, entries) = sched.health();
+        for (name, entry) in entries {
+            checks.insert(name, serde_json::to_value(entry).unwrap_or(Value::Null));
+        }
+    }
     let healthy = checks.values().all(|c| c["status"] == "healthy");
     let body = json!({
         "status": if healthy { "healthy" } else { "unhealthy" },
@@ -80,4 +88,14 @@ pub async fn api_health(State(st): State<Arc<AppState>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body)).into_response()
+}
+
+/// `GET /api/v1/checks`: every configured check with its state, last
+/// result, uptime over 24 h / 7 d / 30 d, and the recent state changes.
+pub async fn checks(State(st): State<Arc<AppState>>) -> Response {
+    let (checks, events) = match &st.checks {
+        Some(s) => (s.checks(), s.events()),
+        None => (Vec::new(), Vec::new()),
+    };
+    Json(json!({ "status": "success", "data": { "checks": checks, "events": events } })).into_response()
 }

@@ -123,6 +123,8 @@ pub struct AppState {
     pub alertmanager: Option<Arc<alertmanager::Alertmanager>>,
     /// Notification delivery: history for `/api/v1/notifications`, counters for `/metrics`.
     pub deliverer: Option<notify::Deliverer>,
+    /// Health checks of the monitored system (`/api/health`, `/api/v1/checks`).
+    pub checks: Option<Arc<probes::Scheduler>>,
     pub(crate) wal_failures_seen: AtomicU64,
 }
 
@@ -151,6 +153,7 @@ impl AppState {
             rules: None,
             alertmanager: None,
             deliverer: None,
+            checks: None,
             wal_failures_seen: AtomicU64::new(0),
         })
     }
@@ -218,6 +221,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/status", get(am::status))
         .route("/api/v2/receivers", get(am::receivers))
         .route("/api/v1/notifications", get(am::notifications))
+        .route("/api/v1/checks", get(health::checks))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/read", post(remote::read))

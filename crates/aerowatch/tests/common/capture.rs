@@ -83,6 +83,12 @@ impl Capture {
         ));
     }
 
+    /// Replaces whatever was programmed for `prefix`.
+    pub fn set_answer(&self, prefix: &str, answers: &[(u16, &str)]) {
+        self.answers.lock().unwrap().retain(|(p, _)| p != prefix);
+        self.answer(prefix, answers);
+    }
+
     pub fn received(&self, prefix: &str) -> Vec<Captured> {
         self.requests
             .lock()

@@ -1,0 +1,119 @@
+//! Health checks of the monitored system through the real binary: results
+//! become blackbox_exporter-style series, `/api/health` and `/api/v1/checks`
+//! report them, and a rule on them alerts.
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::capture::Capture;
+use common::{client, wait_for, Server};
+
+#[test]
+fn a_failing_http_check_turns_health_red_and_alerts() {
+    let target = Capture::start();
+    target.set_answer("/api/health", &[(200, "{\"status\":\"healthy\"}")]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/checks.yml"),
+        "groups:\n  - name: checks\n    rules:\n      - alert: CheckDown\n        expr: probe_success == 0\n",
+    )
+    .unwrap();
+    let config = format!(
+        "global:
+  evaluation_interval: 1s
+rule_files: [ \"rules/*.yml\" ]
+checks:
+  - name: web
+    http: {{ url: \"{}\", expect_status: [200], body_contains: healthy }}
+    interval: 1s
+    timeout: 500ms
+    failure_threshold: 2
+  - name: port
+    tcp: {{ address: \"127.0.0.1:{}\" }}
+    interval: 1s
+    timeout: 500ms
+",
+        target.url("/api/health"),
+        target.port
+    );
+    let s = Server::start(Some(&config), &dir.path().join("data"));
+    let c = client();
+    wait_for("checks up", Duration::from_secs(10), || {
+        let r = c.get(s.url("/api/health")).send().ok()?;
+        (r.status() == 200)
+            .then(|| r.json::<serde_json::Value>().ok())
+            .flatten()
+    });
+    let health: serde_json::Value = c.get(s.url("/api/health")).send().unwrap().json().unwrap();
+    assert_eq!(health["checks"]["web"]["status"], "healthy");
+    assert_eq!(health["checks"]["port"]["status"], "healthy");
+    assert_eq!(
+        health["checks"]["storage"]["status"], "healthy",
+        "Aerowatch's own checks stay"
+    );
+
+    let q = s.get_json("/api/v1/query?query=probe_success%7Bcheck%3D%22web%22%7D");
+    assert_eq!(q["data"]["result"][0]["value"][1], "1");
+    assert_eq!(q["data"]["result"][0]["metric"]["kind"], "http");
+
+    // The target starts failing: two failures turn the check down.
+    target.set_answer("/api/health", &[(500, "{\"status\":\"broken\"}")]);
+    let red = wait_for("health 503", Duration::from_secs(10), || {
+        let r = c.get(s.url("/api/health")).send().ok()?;
+        (r.status() == 503)
+            .then(|| r.json::<serde_json::Value>().ok())
+            .flatten()
+    });
+    assert_eq!(red["status"], "unhealthy");
+    assert_eq!(red["checks"]["web"]["status"], "unhealthy");
+    assert!(red["checks"]["web"]["error"].as_str().unwrap().contains("500"), "{red}");
+    // Aerowatch itself stays alive for its own probes.
+    assert_eq!(c.get(s.url("/-/healthy")).send().unwrap().status(), 200);
+
+    let checks = wait_for("check down", Duration::from_secs(10), || {
+        let v = s.get_json("/api/v1/checks");
+        let web = v["data"]["checks"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "web")?
+            .clone();
+        (web["state"] == "down").then_some(v)
+    });
+    let events = checks["data"]["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["check"] == "web" && e["to"] == "down"),
+        "{checks}"
+    );
+
+    let alert = wait_for("CheckDown", Duration::from_secs(10), || {
+        let v = s.get_json("/api/v1/alerts");
+        v["data"]["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["labels"]["check"] == "web")
+            .cloned()
+    });
+    assert_eq!(alert["labels"]["alertname"], "CheckDown");
+}
+
+#[test]
+fn bad_checks_are_config_errors_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("aerowatch.yml");
+    std::fs::write(
+        &cfg,
+        "checks:\n  - name: web\n    http: { url: \"http://127.0.0.1:1/\" }\n    interval: 1s\n    timeout: 5s\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
+        .arg("check-config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aerowatch.yml:2: checks: check \"web\""), "{err}");
+    assert!(err.contains("timeout"), "{err}");
+}

@@ -87,7 +87,14 @@ fn a_threshold_crossing_pages_and_resolves_through_slack_and_pagerduty() {
     // Routed by the seed rule's channels: not to the default receiver.
     assert!(cap.received("/hook").is_empty());
 
-    // No repeat within the cooldown, also not across kill -9.
+    // No repeat within the cooldown, also not across kill -9 once the
+    // notification log holds the deliveries (it is written right after a
+    // flush delivers; a crash inside that window re-sends, at least once).
+    let nflog = dir.path().join("data/alertmanager/nflog.json");
+    common::wait_for("the notification log", Duration::from_secs(5), || {
+        let text = std::fs::read_to_string(&nflog).ok()?;
+        (text.contains("pagerduty") && text.contains("slack")).then_some(())
+    });
     s.kill9();
     s.spawn();
     push_depth(&s, 500.0);

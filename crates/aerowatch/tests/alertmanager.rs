@@ -294,13 +294,8 @@ alertmanager:
 ",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
-        .arg("check-config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
     assert!(
         err.contains(
             "aerowatch.yml:2: alert_rules: \"error-rate-high\": notification channel \"pagerduty\" is not a receiver"
@@ -313,12 +308,7 @@ alertmanager:
         "alertmanager:\n  route: { receiver: nobody }\n  receivers: [ { name: slack } ]\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
-        .arg("check-config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
     assert!(err.contains("\"nobody\""), "{err}");
 }

@@ -3,7 +3,6 @@
 //! report them, and a rule on them alerts.
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::capture::Capture;
@@ -107,13 +106,8 @@ fn bad_checks_are_config_errors_with_their_line() {
         "checks:\n  - name: web\n    http: { url: \"http://127.0.0.1:1/\" }\n    interval: 1s\n    timeout: 5s\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
-        .arg("check-config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
     assert!(err.contains("aerowatch.yml:2: checks: check \"web\""), "{err}");
     assert!(err.contains("timeout"), "{err}");
 }

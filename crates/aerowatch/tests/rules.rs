@@ -3,7 +3,6 @@
 //! show in the Prometheus APIs, and firing state survives kill -9.
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::{client, wait_for, Server};
@@ -136,13 +135,8 @@ fn bad_rule_files_are_refused_with_file_and_line() {
     .unwrap();
     let cfg = dir.path().join("aerowatch.yml");
     std::fs::write(&cfg, CONFIG).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
-        .arg("check-config")
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
     assert!(
         err.contains("rules/bad.yml:4: group \"g\", rule 1, \"A\": could not parse expression"),
         "{err}"
@@ -213,13 +207,8 @@ alertmanager:
     // A seed rule that names a bad metric is refused with its line.
     let cfg_path = dir.path().join("bad.yml");
     std::fs::write(&cfg_path, cfg.replace("metric: queue_depth", "metric: \"rate(\"")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
-        .arg("check-config")
-        .arg(&cfg_path)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let (ok, err) = common::check_config(&cfg_path);
+    assert!(!ok);
     assert!(
         err.contains("bad.yml:3: alert_rules: \"queue-backlog\": condition.metric"),
         "{err}"

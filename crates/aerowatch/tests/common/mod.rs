@@ -23,6 +23,16 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>
     }
 }
 
+/// Runs `aerowatch check-config FILE`: whether it passed, and its stderr.
+pub fn check_config(file: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aerowatch"))
+        .arg("check-config")
+        .arg(file)
+        .output()
+        .expect("run check-config");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

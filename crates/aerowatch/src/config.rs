@@ -312,6 +312,9 @@ pub struct Config {
     /// Health checks of the monitored system (`http`, `tcp`, `command`).
     #[serde(default)]
     pub checks: Vec<probes::CheckConfig>,
+    /// Service level objectives, with generated burn-rate alerts.
+    #[serde(default)]
+    pub slos: Vec<rules::slo::SloConfig>,
     /// The checks, validated.
     #[serde(skip)]
     pub compiled_checks: Vec<probes::Check>,
@@ -627,6 +630,7 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
         rule_files: config.rule_files.clone(),
         presets: config.presets.clone(),
         seed_rules: config.alert_rules.clone(),
+        slos: config.slos.clone(),
     };
     let rule_dir = base.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     let mut rule_file_errors = Vec::new();
@@ -635,13 +639,19 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
         Err(rule_errors) => {
             for e in rule_errors {
                 match e.file.as_str() {
-                    // Seed rules and presets live in this file: point at the rule.
-                    "alert_rules" | "presets" => {
+                    // Seed rules, SLOs and presets live in this file: point at the entry.
+                    "alert_rules" | "presets" | "slos" => {
                         let needle = e
                             .message
                             .split('"')
                             .nth(1)
-                            .map(|id| format!("id: {id}"))
+                            .map(|id| {
+                                if e.file == "slos" {
+                                    format!("name: {id}")
+                                } else {
+                                    format!("id: {id}")
+                                }
+                            })
                             .filter(|n| find_line(text, n).is_some())
                             .unwrap_or_else(|| format!("{}:", e.file));
                         err(Some(&needle), e.message);

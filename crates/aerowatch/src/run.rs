@@ -301,6 +301,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cfg.global.evaluation_interval.get(),
     ));
     state.rules = Some(rule_manager.clone());
+    *state.slos.write() = cfg.slos.clone();
     let checks = Arc::new(
         probes::Scheduler::start(cfg.compiled_checks.clone(), state.sink.clone(), Default::default())
             .context("starting health checks")?,
@@ -524,6 +525,7 @@ async fn reload(
     }
     rule_manager.update(cfg.loaded_rules.groups.clone())?;
     checks.reload(cfg.compiled_checks.clone());
+    *state.slos.write() = cfg.slos.clone();
     state.runtime.config_loaded(&loaded.text);
     Ok(())
 }

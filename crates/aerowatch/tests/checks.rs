@@ -111,3 +111,51 @@ fn bad_checks_are_config_errors_with_their_line() {
     assert!(err.contains("aerowatch.yml:2: checks: check \"web\""), "{err}");
     assert!(err.contains("timeout"), "{err}");
 }
+
+#[test]
+fn slos_generate_rules_and_report_their_budget() {
+    let target = Capture::start();
+    target.set_answer("/ok", &[(200, "ok")]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "global:
+  evaluation_interval: 1s
+checks:
+  - name: web
+    http: {{ url: \"{}\" }}
+    interval: 1s
+    timeout: 500ms
+slos:
+  - name: web-availability
+    objective: 99.9
+    window: 30d
+    check: web
+",
+        target.url("/ok")
+    );
+    let s = Server::start(Some(&config), &dir.path().join("data"));
+    let slo = wait_for("the SLO's budget", Duration::from_secs(15), || {
+        let v = s.get_json("/api/v1/slos");
+        let slo = v["data"]["slos"].as_array()?.first()?.clone();
+        slo["errorBudgetRemaining"].as_f64().map(|_| slo)
+    });
+    assert_eq!(slo["name"], "web-availability");
+    assert_eq!(slo["objective"], 99.9);
+    assert_eq!(slo["sli"]["check"], "web");
+    assert_eq!(slo["errorBudgetRemaining"], 1.0, "no failures yet: {slo}");
+    let rules = s.get_json("/api/v1/rules?type=alert");
+    let names: Vec<&str> = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["SLOBurnRateHigh", "SLOBurnRateElevated"]);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg = dir2.path().join("bad.yml");
+    std::fs::write(&cfg, "slos:\n  - name: x\n    objective: 120\n    check: web\n").unwrap();
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
+    assert!(err.contains("bad.yml:2: slos: \"x\": objective must be"), "{err}");
+}

@@ -21,6 +21,7 @@ pub mod preset;
 pub mod recording;
 pub mod rulefile;
 pub mod seed;
+pub mod slo;
 pub mod template;
 
 pub use alerting::{Alert, AlertState, AlertingRule};
@@ -41,6 +42,8 @@ pub struct RuleSources {
     pub presets: Vec<String>,
     /// `alert_rules` in the seed's format.
     pub seed_rules: Vec<SeedRule>,
+    /// `slos`.
+    pub slos: Vec<slo::SloConfig>,
 }
 
 /// Everything loaded: the groups to run and the routes the seed rules need.
@@ -145,6 +148,25 @@ pub fn load(
         } else {
             errors.extend(problems.into_iter().map(|message| RuleFileError {
                 file: "alert_rules".into(),
+                line: None,
+                message,
+            }));
+        }
+    }
+    let mut slo_names = std::collections::HashSet::new();
+    for s in &sources.slos {
+        let mut problems = s.validate();
+        if !slo_names.insert(s.name.as_str()) {
+            problems.push(format!("slos: {:?}: name repeated", s.name));
+        }
+        if problems.is_empty() {
+            out.groups.push(GroupSpec {
+                file: "slos".into(),
+                def: s.group(),
+            });
+        } else {
+            errors.extend(problems.into_iter().map(|message| RuleFileError {
+                file: "slos".into(),
                 line: None,
                 message,
             }));

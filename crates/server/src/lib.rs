@@ -125,6 +125,8 @@ pub struct AppState {
     pub deliverer: Option<notify::Deliverer>,
     /// Health checks of the monitored system (`/api/health`, `/api/v1/checks`).
     pub checks: Option<Arc<probes::Scheduler>>,
+    /// The configured SLOs, for `/api/v1/slos` (swapped on reload).
+    pub slos: RwLock<Vec<rules::slo::SloConfig>>,
     pub(crate) wal_failures_seen: AtomicU64,
 }
 
@@ -154,6 +156,7 @@ impl AppState {
             alertmanager: None,
             deliverer: None,
             checks: None,
+            slos: RwLock::new(Vec::new()),
             wal_failures_seen: AtomicU64::new(0),
         })
     }
@@ -222,6 +225,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/receivers", get(am::receivers))
         .route("/api/v1/notifications", get(am::notifications))
         .route("/api/v1/checks", get(health::checks))
+        .route("/api/v1/slos", get(rules::slos))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/read", post(remote::read))

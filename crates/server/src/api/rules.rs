@@ -139,6 +139,48 @@ pub async fn alerts(State(st): State<Arc<AppState>>) -> Response {
     success(json!({ "alerts": out }))
 }
 
+/// `GET /api/v1/slos`: every SLO with its objective, window, error budget
+/// remaining and burn rates now (from the series its rules record; `null`
+/// until they have been evaluated).
+pub async fn slos(State(st): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let slos = st.slos.read().clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    let db: Arc<dyn promql::Queryable> = Arc::new(st.db.clone());
+    let mut out = Vec::with_capacity(slos.len());
+    for s in &slos {
+        let value = |metric: String| {
+            let engine = st.engine.clone();
+            let db = db.clone();
+            async move {
+                match engine.instant(db, &metric, now, Default::default()).await {
+                    Ok(r) => match r.value {
+                        promql::ResultValue::Vector(v) => v.first().map(|x| x.v).filter(|v| v.is_finite()),
+                        _ => None,
+                    },
+                    Err(_) => None,
+                }
+            }
+        };
+        let sel = format!("{{slo={:?}}}", s.name);
+        let mut burn = serde_json::Map::new();
+        for w in rules::slo::WINDOWS {
+            burn.insert((*w).to_string(), json!(value(format!("slo:burn_rate:{w}{sel}")).await));
+        }
+        out.push(json!({
+            "name": s.name,
+            "objective": s.objective,
+            "window": model::format_duration(s.window.get()),
+            "sli": match (&s.check, &s.good, &s.total) {
+                (Some(c), _, _) => json!({ "check": c }),
+                (None, good, total) => json!({ "good": good, "total": total }),
+            },
+            "errorBudgetRemaining": value(format!("slo:error_budget_remaining{sel}")).await,
+            "burnRate": burn,
+        }));
+    }
+    Ok(success(json!({ "slos": out })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -315,6 +315,12 @@ pub struct Config {
     /// Service level objectives, with generated burn-rate alerts.
     #[serde(default)]
     pub slos: Vec<rules::slo::SloConfig>,
+    /// Recovery strategies: actions run when a check goes down or an alert fires.
+    #[serde(default)]
+    pub recovery: Vec<recovery::StrategyConfig>,
+    /// The strategies, validated.
+    #[serde(skip)]
+    pub compiled_recovery: Vec<recovery::Strategy>,
     /// The checks, validated.
     #[serde(skip)]
     pub compiled_checks: Vec<probes::Check>,
@@ -614,6 +620,25 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
                     .filter(|n| find_line(text, n).is_some())
                     .unwrap_or_else(|| "checks:".to_string());
                 err(Some(&needle), format!("checks: {problem}"));
+            }
+        }
+    }
+    let known_checks: Vec<String> = config.checks.iter().map(|c| c.name.clone()).collect();
+    match (recovery::RecoveryConfig {
+        recovery: config.recovery.clone(),
+    })
+    .validate(Some(&known_checks))
+    {
+        Ok(strategies) => config.compiled_recovery = strategies,
+        Err(e) => {
+            for problem in e.problems {
+                let needle = problem
+                    .split('"')
+                    .nth(1)
+                    .map(|n| format!("name: {n}"))
+                    .filter(|n| find_line(text, n).is_some())
+                    .unwrap_or_else(|| "recovery:".to_string());
+                err(Some(&needle), format!("recovery: {problem}"));
             }
         }
     }

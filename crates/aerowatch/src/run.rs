@@ -58,6 +58,42 @@ fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     })
 }
 
+/// What (re)starting the recovery engine needs: a new engine is built on
+/// every load (its state carries over through its data directory) and
+/// subscribes to the checks' state changes.
+#[derive(Clone)]
+struct RecoveryParts {
+    verifier: Arc<dyn recovery::Verifier>,
+    escalator: Arc<dyn recovery::Escalator>,
+    dir: PathBuf,
+    handle: Arc<parking_lot::RwLock<Option<recovery::Engine>>>,
+    task: Arc<parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl RecoveryParts {
+    async fn start(&self, strategies: Vec<recovery::Strategy>, checks: &probes::Scheduler) -> anyhow::Result<()> {
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        let engine = recovery::Engine::new(
+            strategies,
+            self.verifier.clone(),
+            self.escalator.clone(),
+            recovery::EngineOptions {
+                data_dir: Some(self.dir.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let task = tokio::spawn(engine.clone().run(checks.subscribe()));
+        if let Some(old) = self.task.lock().replace(task) {
+            old.abort();
+        }
+        *self.handle.write() = Some(engine);
+        Ok(())
+    }
+}
+
 /// The `query` function of alert templates: an instant query at the
 /// alert's evaluation time. Templates expand inside rule evaluation, which
 /// cannot await, so the query runs on a thread of its own against the
@@ -286,7 +322,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             engine: state.engine.clone(),
             queryable: Arc::new(db.clone()),
             sink: state.sink.clone(),
-            notifier: Arc::new(crate::alerts::ToAlertmanager(alertmanager.clone())),
+            notifier: Arc::new(crate::alerts::ToAlertmanager(
+                alertmanager.clone(),
+                state.recovery.clone(),
+            )),
             templater: Arc::new(rules::template::GoTemplater::with_query(template_query(
                 state.engine.clone(),
                 Arc::new(db.clone()),
@@ -307,6 +346,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("starting health checks")?,
     );
     state.checks = Some(checks.clone());
+    let check_defs = Arc::new(parking_lot::RwLock::new(cfg.compiled_checks.clone()));
+    let recovery_parts = RecoveryParts {
+        verifier: Arc::new(crate::alerts::CheckVerifier {
+            checks: check_defs.clone(),
+            prober: probes::Prober::new().context("building the recovery verifier")?,
+        }),
+        escalator: Arc::new(crate::alerts::AlertEscalator(alertmanager.clone())),
+        dir: data_dir.join("recovery"),
+        handle: state.recovery.clone(),
+        task: Arc::new(parking_lot::Mutex::new(None)),
+    };
+    recovery_parts
+        .start(cfg.compiled_recovery.clone(), &checks)
+        .await
+        .context("starting recovery")?;
     let state = Arc::new(state);
 
     let listener = tokio::net::TcpListener::bind(args.listen_address)
@@ -412,6 +466,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let alertmanager = alertmanager.clone();
         let deliverer = deliverer.clone();
         let checks = checks.clone();
+        let recovery_parts = recovery_parts.clone();
+        let check_defs = check_defs.clone();
         tokio::spawn(async move {
             let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 Ok(s) => Some(s),
@@ -431,7 +487,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     &scrape,
                     &rule_manager,
                     (&alertmanager, &deliverer),
-                    &checks,
+                    (&checks, &check_defs, &recovery_parts),
                     tls.as_ref(),
                 )
                 .await;
@@ -493,7 +549,11 @@ async fn reload(
     scrape: &Arc<ScrapeManager>,
     rule_manager: &rules::Manager,
     (alertmanager, deliverer): (&alertmanager::Alertmanager, &notify::Deliverer),
-    checks: &probes::Scheduler,
+    (checks, check_defs, recovery_parts): (
+        &Arc<probes::Scheduler>,
+        &parking_lot::RwLock<Vec<probes::Check>>,
+        &RecoveryParts,
+    ),
     tls: Option<&RustlsConfig>,
 ) -> Result<(), String> {
     let args = args.clone();
@@ -525,6 +585,11 @@ async fn reload(
     }
     rule_manager.update(cfg.loaded_rules.groups.clone())?;
     checks.reload(cfg.compiled_checks.clone());
+    *check_defs.write() = cfg.compiled_checks.clone();
+    recovery_parts
+        .start(cfg.compiled_recovery.clone(), checks)
+        .await
+        .map_err(|e| format!("recovery: {e}"))?;
     *state.slos.write() = cfg.slos.clone();
     state.runtime.config_loaded(&loaded.text);
     Ok(())

@@ -159,3 +159,70 @@ slos:
     assert!(!ok);
     assert!(err.contains("bad.yml:2: slos: \"x\": objective must be"), "{err}");
 }
+
+#[test]
+fn a_down_check_is_recovered_by_its_strategy_and_verified() {
+    let port = common::free_port();
+    // The "service": a listener the recovery command starts in the
+    // background (argv, no shell), alive for 30 s.
+    let service = format!(
+        "import socket, time\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', {port}))\ns.listen()\ntime.sleep(30)\n"
+    );
+    let starter = format!(
+        "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {service:?}], start_new_session=True)\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "checks:
+  - name: port
+    tcp: {{ address: \"127.0.0.1:{port}\" }}
+    interval: 500ms
+    timeout: 300ms
+    failure_threshold: 1
+recovery:
+  - name: start-service
+    trigger: {{ check: port }}
+    action: {{ command: [ \"/usr/bin/python3\", \"-c\", {starter:?} ] }}
+    timeout: 10s
+    max_attempts: 2
+    backoff: 100ms
+    max_backoff: 200ms
+    cooldown: 1m
+",
+    );
+    let s = Server::start(Some(&config), &dir.path().join("data"));
+    let attempt = wait_for("a verified recovery", Duration::from_secs(20), || {
+        let v = s.get_json("/api/v1/recovery/attempts");
+        v["data"]
+            .as_array()?
+            .iter()
+            .find(|a| a["outcome"] == "recovered")
+            .cloned()
+    });
+    assert_eq!(attempt["strategy"], "start-service");
+    assert_eq!(attempt["trigger"], "check:port");
+    wait_for("the check back up", Duration::from_secs(10), || {
+        let v = s.get_json("/api/v1/checks");
+        let c = v["data"]["checks"]
+            .as_array()?
+            .iter()
+            .find(|c| c["name"] == "port")?
+            .clone();
+        (c["state"] == "up").then_some(())
+    });
+    let metrics = client().get(s.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains("recovery_attempts_total{strategy=\"start-service\",outcome=\"recovered\"} 1"),
+        "{metrics}"
+    );
+    // A bad strategy is a config error naming it.
+    let cfg = dir.path().join("bad.yml");
+    std::fs::write(
+        &cfg,
+        "recovery:\n  - name: r\n    trigger: { check: nope }\n    action: { command: [] }\n",
+    )
+    .unwrap();
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
+    assert!(err.contains("bad.yml:2: recovery: recovery strategy \"r\""), "{err}");
+}

@@ -99,3 +99,9 @@ pub async fn checks(State(st): State<Arc<AppState>>) -> Response {
     };
     Json(json!({ "status": "success", "data": { "checks": checks, "events": events } })).into_response()
 }
+
+/// `GET /api/v1/recovery/attempts`: the recovery audit history, newest first.
+pub async fn recovery_attempts(State(st): State<Arc<AppState>>) -> Response {
+    let history = st.recovery.read().as_ref().map(|e| e.history()).unwrap_or_default();
+    Json(json!({ "status": "success", "data": history })).into_response()
+}

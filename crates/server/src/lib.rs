@@ -127,6 +127,8 @@ pub struct AppState {
     pub checks: Option<Arc<probes::Scheduler>>,
     /// The configured SLOs, for `/api/v1/slos` (swapped on reload).
     pub slos: RwLock<Vec<rules::slo::SloConfig>>,
+    /// The recovery engine (swapped on reload), for `/api/v1/recovery/attempts` and `/metrics`.
+    pub recovery: Arc<RwLock<Option<recovery::Engine>>>,
     pub(crate) wal_failures_seen: AtomicU64,
 }
 
@@ -157,6 +159,7 @@ impl AppState {
             deliverer: None,
             checks: None,
             slos: RwLock::new(Vec::new()),
+            recovery: Arc::new(RwLock::new(None)),
             wal_failures_seen: AtomicU64::new(0),
         })
     }
@@ -226,6 +229,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/notifications", get(am::notifications))
         .route("/api/v1/checks", get(health::checks))
         .route("/api/v1/slos", get(rules::slos))
+        .route("/api/v1/recovery/attempts", get(health::recovery_attempts))
         .route("/api/v1/status/buildinfo", get(status::buildinfo))
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/read", post(remote::read))

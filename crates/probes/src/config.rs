@@ -81,6 +81,9 @@ pub struct CheckConfig {
     /// A program run without a shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandConfig>,
+    /// A Redis PING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisConfig>,
     /// How often to probe (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<PromDuration>,
@@ -155,6 +158,14 @@ pub struct TcpConfig {
     pub address: String,
 }
 
+/// `redis:` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[[user]:password@]host:port[/db]`.
+    pub url: String,
+}
+
 /// `command:` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,6 +218,8 @@ pub enum Kind {
     Tcp(TcpCheck),
     /// A program run without a shell.
     Command(CommandCheck),
+    /// A Redis PING (after AUTH and SELECT when the URL asks for them).
+    Redis(RedisCheck),
 }
 
 impl Kind {
@@ -216,6 +229,7 @@ impl Kind {
             Kind::Http(_) => "http",
             Kind::Tcp(_) => "tcp",
             Kind::Command(_) => "command",
+            Kind::Redis(_) => "redis",
         }
     }
 }
@@ -243,6 +257,17 @@ pub struct HttpCheck {
     pub max_latency: Option<Duration>,
     /// Follow redirects.
     pub follow_redirects: bool,
+}
+
+/// A compiled `redis:` check.
+#[derive(Debug, Clone)]
+pub struct RedisCheck {
+    /// `host:port`.
+    pub address: String,
+    /// `AUTH` arguments: `[password]` or `[user, password]`.
+    pub auth: Vec<String>,
+    /// Database to `SELECT`, if not 0.
+    pub db: Option<u32>,
 }
 
 /// A compiled `tcp:` check.
@@ -289,10 +314,15 @@ impl CheckConfig {
         if success_threshold == 0 {
             p("success_threshold must be at least 1".into());
         }
-        let kinds = [self.http.is_some(), self.tcp.is_some(), self.command.is_some()];
+        let kinds = [
+            self.http.is_some(),
+            self.tcp.is_some(),
+            self.command.is_some(),
+            self.redis.is_some(),
+        ];
         let kind = match kinds.iter().filter(|k| **k).count() {
             0 => {
-                p("exactly one of http, tcp, command is required, found none".into());
+                p("exactly one of http, tcp, command, redis is required, found none".into());
                 None
             }
             1 => {
@@ -302,12 +332,14 @@ impl CheckConfig {
                     compile_tcp(t, &mut p).map(Kind::Tcp)
                 } else if let Some(c) = &self.command {
                     compile_command(c, &mut p).map(Kind::Command)
+                } else if let Some(r) = &self.redis {
+                    compile_redis(r, &mut p).map(Kind::Redis)
                 } else {
                     None
                 }
             }
             _ => {
-                p("exactly one of http, tcp, command is allowed, found several".into());
+                p("exactly one of http, tcp, command, redis is allowed, found several".into());
                 None
             }
         };
@@ -425,6 +457,67 @@ fn compile_tcp(t: &TcpConfig, p: &mut impl FnMut(String)) -> Option<TcpCheck> {
     Some(TcpCheck {
         address: t.address.clone(),
     })
+}
+
+fn compile_redis(r: &RedisConfig, p: &mut impl FnMut(String)) -> Option<RedisCheck> {
+    let Ok(url) = reqwest::Url::parse(&r.url) else {
+        p(format!("invalid redis url {:?}", r.url));
+        return None;
+    };
+    if url.scheme() != "redis" {
+        p(format!(
+            "redis url {:?}: scheme must be redis (rediss/TLS is not supported yet)",
+            r.url
+        ));
+        return None;
+    }
+    let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
+        p(format!("redis url {:?} has no host", r.url));
+        return None;
+    };
+    let port = url.port().unwrap_or(6379);
+    let address = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let decode = |s: &str| {
+        // Percent-decoding of user info, which may hold reserved characters.
+        let mut out = Vec::with_capacity(s.len());
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let auth = match (url.username(), url.password()) {
+        (_, None) => Vec::new(),
+        ("", Some(pw)) => vec![decode(pw)],
+        (user, Some(pw)) => vec![decode(user), decode(pw)],
+    };
+    let path = url.path().trim_start_matches('/');
+    let db = if path.is_empty() {
+        None
+    } else {
+        match path.parse::<u32>() {
+            Ok(0) => None,
+            Ok(n) => Some(n),
+            Err(_) => {
+                p(format!("redis url {:?}: the path must be a database number", r.url));
+                return None;
+            }
+        }
+    };
+    Some(RedisCheck { address, auth, db })
 }
 
 fn compile_command(c: &CommandConfig, p: &mut impl FnMut(String)) -> Option<CommandCheck> {

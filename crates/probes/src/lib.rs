@@ -23,6 +23,7 @@
 mod command;
 pub mod config;
 mod http;
+mod redis;
 mod scheduler;
 mod state;
 mod tcp;
@@ -34,7 +35,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 pub use command::MAX_OUTPUT_BYTES;
-pub use config::{Check, CheckConfig, ConfigError, Kind, ProbesConfig};
+pub use config::{Check, CheckConfig, ConfigError, Kind, ProbesConfig, RedisCheck, RedisConfig};
 pub use http::MAX_BODY_BYTES;
 pub use scheduler::{jitter_offset, CheckStatus, HealthEntry, Scheduler, SchedulerOptions, UptimeRatios};
 pub use state::{State, StateEvent};
@@ -142,6 +143,7 @@ impl Prober {
             Kind::Http(h) => http::probe(&self.clients, h).await,
             Kind::Tcp(t) => tcp::probe(t).await,
             Kind::Command(c) => command::probe(c, deadline).await,
+            Kind::Redis(r) => redis::probe(r).await,
         }
     }
 }

@@ -84,6 +84,9 @@ pub struct CheckConfig {
     /// A Redis PING.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisConfig>,
+    /// A name resolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsConfig>,
     /// How often to probe (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<PromDuration>,
@@ -158,6 +161,17 @@ pub struct TcpConfig {
     pub address: String,
 }
 
+/// `dns:` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The name to resolve.
+    pub name: String,
+    /// Addresses that must all be among the answers (empty: any answer).
+    #[serde(default)]
+    pub expect: Vec<String>,
+}
+
 /// `redis:` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -220,6 +234,8 @@ pub enum Kind {
     Command(CommandCheck),
     /// A Redis PING (after AUTH and SELECT when the URL asks for them).
     Redis(RedisCheck),
+    /// A name resolution through the system resolver.
+    Dns(DnsCheck),
 }
 
 impl Kind {
@@ -230,6 +246,7 @@ impl Kind {
             Kind::Tcp(_) => "tcp",
             Kind::Command(_) => "command",
             Kind::Redis(_) => "redis",
+            Kind::Dns(_) => "dns",
         }
     }
 }
@@ -257,6 +274,15 @@ pub struct HttpCheck {
     pub max_latency: Option<Duration>,
     /// Follow redirects.
     pub follow_redirects: bool,
+}
+
+/// A compiled `dns:` check.
+#[derive(Debug, Clone)]
+pub struct DnsCheck {
+    /// The name.
+    pub name: String,
+    /// Addresses that must be answered.
+    pub expect: Vec<std::net::IpAddr>,
 }
 
 /// A compiled `redis:` check.
@@ -319,10 +345,11 @@ impl CheckConfig {
             self.tcp.is_some(),
             self.command.is_some(),
             self.redis.is_some(),
+            self.dns.is_some(),
         ];
         let kind = match kinds.iter().filter(|k| **k).count() {
             0 => {
-                p("exactly one of http, tcp, command, redis is required, found none".into());
+                p("exactly one of http, tcp, command, redis, dns is required, found none".into());
                 None
             }
             1 => {
@@ -334,12 +361,14 @@ impl CheckConfig {
                     compile_command(c, &mut p).map(Kind::Command)
                 } else if let Some(r) = &self.redis {
                     compile_redis(r, &mut p).map(Kind::Redis)
+                } else if let Some(d) = &self.dns {
+                    compile_dns(d, &mut p).map(Kind::Dns)
                 } else {
                     None
                 }
             }
             _ => {
-                p("exactly one of http, tcp, command, redis is allowed, found several".into());
+                p("exactly one of http, tcp, command, redis, dns is allowed, found several".into());
                 None
             }
         };
@@ -456,6 +485,28 @@ fn compile_tcp(t: &TcpConfig, p: &mut impl FnMut(String)) -> Option<TcpCheck> {
     }
     Some(TcpCheck {
         address: t.address.clone(),
+    })
+}
+
+fn compile_dns(d: &DnsConfig, p: &mut impl FnMut(String)) -> Option<DnsCheck> {
+    let mut ok = true;
+    if d.name.trim().is_empty() || d.name.contains(char::is_whitespace) || d.name.contains(':') {
+        p(format!("dns name {:?} is not a host name", d.name));
+        ok = false;
+    }
+    let mut expect = Vec::with_capacity(d.expect.len());
+    for a in &d.expect {
+        match a.parse::<std::net::IpAddr>() {
+            Ok(ip) => expect.push(ip),
+            Err(_) => {
+                p(format!("dns expect {a:?} is not an IP address"));
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| DnsCheck {
+        name: d.name.clone(),
+        expect,
     })
 }
 

@@ -22,6 +22,7 @@
 
 mod command;
 pub mod config;
+mod dns;
 mod http;
 mod redis;
 mod scheduler;
@@ -35,7 +36,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 pub use command::MAX_OUTPUT_BYTES;
-pub use config::{Check, CheckConfig, ConfigError, Kind, ProbesConfig, RedisCheck, RedisConfig};
+pub use config::{Check, CheckConfig, ConfigError, DnsCheck, DnsConfig, Kind, ProbesConfig, RedisCheck, RedisConfig};
 pub use http::MAX_BODY_BYTES;
 pub use scheduler::{jitter_offset, CheckStatus, HealthEntry, Scheduler, SchedulerOptions, UptimeRatios};
 pub use state::{State, StateEvent};
@@ -144,6 +145,7 @@ impl Prober {
             Kind::Tcp(t) => tcp::probe(t).await,
             Kind::Command(c) => command::probe(c, deadline).await,
             Kind::Redis(r) => redis::probe(r).await,
+            Kind::Dns(d) => dns::probe(d).await,
         }
     }
 }

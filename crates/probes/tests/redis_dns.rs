@@ -1,4 +1,4 @@
-//! Redis checks against a real redis-server (Debian's `redis-server`,
+//! DNS checks through the system resolver, and Redis checks against a real redis-server (Debian's `redis-server`,
 //! installed by `.ci/run`), started by the test on a free port.
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -109,4 +109,28 @@ fn bad_redis_urls_are_config_errors() {
             .any(|m| m.contains("check \"b\"") && m.contains("database number")),
         "{e:?}"
     );
+}
+
+#[tokio::test]
+async fn dns_checks_resolve_through_the_system_resolver() {
+    let prober = Prober::new().unwrap();
+    let cfg = ProbesConfig::from_yaml(
+        "checks:
+  - name: local
+    dns: { name: localhost, expect: [ \"127.0.0.1\" ] }
+  - name: moved
+    dns: { name: localhost, expect: [ \"10.9.9.9\" ] }
+",
+    )
+    .unwrap();
+    let checks = cfg.validate().unwrap();
+    let ok = prober.probe(&checks[0]).await;
+    assert!(ok.success, "{ok:?}");
+    let moved = prober.probe(&checks[1]).await;
+    assert!(!moved.success);
+    assert!(moved.error.unwrap_or_default().contains("without 10.9.9.9"));
+    let bad = ProbesConfig::from_yaml("checks:\n  - name: x\n    dns: { name: \"a b\", expect: [ nope ] }\n").unwrap();
+    let e = bad.validate().unwrap_err().problems;
+    assert!(e.iter().any(|m| m.contains("not a host name")), "{e:?}");
+    assert!(e.iter().any(|m| m.contains("not an IP address")), "{e:?}");
 }

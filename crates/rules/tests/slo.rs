@@ -2,42 +2,12 @@
 //! results in a real store, evaluated step by step at chosen times.
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ingest::sink::{BatchAppender, CommitError, SampleRefusal, SampleSink};
 use model::Labels;
-use parking_lot::Mutex;
-use rules::{AlertSink, AlertState, EvalContext, Manager, OutgoingAlert, Rule, RuleSources};
+mod common;
 
-struct DbSink(tsdb::Db);
-struct DbBatch(tsdb::HeadAppender);
-
-impl BatchAppender for DbBatch {
-    fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<(), SampleRefusal> {
-        self.0
-            .append(labels, t, v)
-            .map(|_| ())
-            .map_err(|e| SampleRefusal::Rejected(e.to_string()))
-    }
-    fn commit(self: Box<Self>) -> Result<u64, CommitError> {
-        self.0.commit().map(|_| 0).map_err(|e| CommitError(e.to_string()))
-    }
-}
-
-impl SampleSink for DbSink {
-    fn appender(&self) -> Box<dyn BatchAppender> {
-        Box::new(DbBatch(self.0.appender()))
-    }
-}
-
-#[derive(Default)]
-struct Captured(Mutex<Vec<OutgoingAlert>>);
-
-impl AlertSink for Captured {
-    fn send(&self, alerts: Vec<OutgoingAlert>) {
-        self.0.lock().extend(alerts);
-    }
-}
+use common::{driven_manager, Captured};
+use rules::{AlertState, Rule, RuleSources};
 
 const STEP: i64 = 15_000;
 const MIN: i64 = 60_000;
@@ -89,33 +59,8 @@ async fn a_fast_burn_pages_and_a_slow_one_does_not() {
         slos,
         ..RuleSources::default()
     };
-    let specs: Vec<rules::GroupSpec> = rules::load(&sources, dir.path(), rules::template::go_templater().as_ref())
-        .unwrap()
-        .groups
-        .into_iter()
-        .map(|mut g| {
-            g.def.interval = Some(model::PromDuration(Duration::from_secs(24 * 3600)));
-            g
-        })
-        .collect();
     let captured = Arc::new(Captured::default());
-    let m = Manager::new(
-        EvalContext {
-            engine: Arc::new(promql::Engine::new(promql::EngineOptions::default())),
-            queryable: Arc::new(db.clone()),
-            sink: Arc::new(DbSink(db.clone())),
-            notifier: captured.clone(),
-            templater: rules::template::go_templater(),
-            external_labels: BTreeMap::new(),
-            external_url: "http://aerowatch.test".into(),
-            resend_delay_ms: 60_000,
-            outage_tolerance_ms: 3_600_000,
-            for_grace_period_ms: 600_000,
-            metrics: Arc::default(),
-        },
-        Duration::from_secs(3600),
-    );
-    m.update(specs).unwrap();
+    let m = driven_manager(&db, &sources, dir.path(), BTreeMap::new(), captured.clone());
     let mut paged: BTreeMap<String, (i64, Option<i64>)> = BTreeMap::new();
     let mut t = t0 + 60 * MIN;
     while t <= t0 + 190 * MIN {

@@ -929,7 +929,7 @@ fn go_f(out: &mut String, v: f64) {
 
 /// Go's `strconv.FormatFloat(v, 'e', -1, 64)` for finite values: shortest
 /// digits, exponent with a sign and at least two digits (`1e-07`, `1.5e+21`).
-fn go_e(out: &mut String, v: f64) {
+pub(crate) fn go_e(out: &mut String, v: f64) {
     let s = format!("{v:e}");
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);

@@ -30,11 +30,9 @@ pub fn go_float_e(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
-    let s = format!("{v:e}");
-    let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let sign = if exp < 0 { '-' } else { '+' };
-    format!("{mantissa}e{sign}{:02}", exp.abs())
+    let mut out = String::new();
+    super::query::go_e(&mut out, v);
+    out
 }
 
 fn alert_json(a: &Alert) -> Value {

@@ -525,6 +525,18 @@ pub fn expand_env(file: &str, raw: &str, lookup: impl Fn(&str) -> Option<String>
     }
 }
 
+/// What to search for to point at the list entry a problem is about:
+/// problems quote the entry's name first, and the entry is written as
+/// `key: name`; when that is not found, the section itself (`fallback`).
+fn entry_needle(text: &str, problem: &str, key: &str, fallback: &str) -> String {
+    problem
+        .split('"')
+        .nth(1)
+        .map(|n| format!("{key}: {n}"))
+        .filter(|n| find_line(text, n).is_some())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
 /// The 1-based line of the first occurrence of `needle` in `text`.
 fn find_line(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
@@ -612,13 +624,7 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
         Ok(compiled) => config.compiled_checks = compiled,
         Err(e) => {
             for problem in e.problems {
-                // Problems name their check: point at its `name:` line.
-                let needle = problem
-                    .split('"')
-                    .nth(1)
-                    .map(|n| format!("name: {n}"))
-                    .filter(|n| find_line(text, n).is_some())
-                    .unwrap_or_else(|| "checks:".to_string());
+                let needle = entry_needle(text, &problem, "name", "checks:");
                 err(Some(&needle), format!("checks: {problem}"));
             }
         }
@@ -632,12 +638,7 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
         Ok(strategies) => config.compiled_recovery = strategies,
         Err(e) => {
             for problem in e.problems {
-                let needle = problem
-                    .split('"')
-                    .nth(1)
-                    .map(|n| format!("name: {n}"))
-                    .filter(|n| find_line(text, n).is_some())
-                    .unwrap_or_else(|| "recovery:".to_string());
+                let needle = entry_needle(text, &problem, "name", "recovery:");
                 err(Some(&needle), format!("recovery: {problem}"));
             }
         }
@@ -666,19 +667,8 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
                 match e.file.as_str() {
                     // Seed rules, SLOs and presets live in this file: point at the entry.
                     "alert_rules" | "presets" | "slos" => {
-                        let needle = e
-                            .message
-                            .split('"')
-                            .nth(1)
-                            .map(|id| {
-                                if e.file == "slos" {
-                                    format!("name: {id}")
-                                } else {
-                                    format!("id: {id}")
-                                }
-                            })
-                            .filter(|n| find_line(text, n).is_some())
-                            .unwrap_or_else(|| format!("{}:", e.file));
+                        let key = if e.file == "slos" { "name" } else { "id" };
+                        let needle = entry_needle(text, &e.message, key, &format!("{}:", e.file));
                         err(Some(&needle), e.message);
                     }
                     _ => rule_file_errors.push(ConfigError {

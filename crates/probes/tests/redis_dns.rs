@@ -1,64 +1,6 @@
 //! DNS checks through the system resolver, and Redis checks against a real redis-server (Debian's `redis-server`,
 //! installed by `.ci/run`), started by the test on a free port.
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use probes::{Prober, ProbesConfig};
-
-struct Redis(Child);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis_server() -> Option<&'static str> {
-    let bin = "/usr/bin/redis-server";
-    if std::path::Path::new(bin).exists() {
-        return Some(bin);
-    }
-    assert!(std::env::var("AEROWATCH_CI").is_err(), "redis-server missing in CI");
-    eprintln!("skipping: redis-server not installed (apt-get install redis-server)");
-    None
-}
-
-fn start(bin: &str, port: u16, password: Option<&str>) -> Redis {
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]);
-    if let Some(pw) = password {
-        cmd.args(["--requirepass", pw]);
-    }
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Redis(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn check(url: &str) -> probes::Check {
     let cfg = ProbesConfig::from_yaml(&format!("checks:\n  - name: cache\n    redis: {{ url: \"{url}\" }}\n")).unwrap();
@@ -67,10 +9,9 @@ fn check(url: &str) -> probes::Check {
 
 #[tokio::test]
 async fn ping_auth_select_and_a_stopped_server() {
-    let Some(bin) = redis_server() else { return };
     let prober = Prober::new().unwrap();
-    let port = free_port();
-    let server = start(bin, port, None);
+    let Some(server) = testkit::Redis::start(None) else { return };
+    let port = server.port;
     let r = prober.probe(&check(&format!("redis://127.0.0.1:{port}/3"))).await;
     assert!(r.success, "{r:?}");
     drop(server);
@@ -78,8 +19,8 @@ async fn ping_auth_select_and_a_stopped_server() {
     assert!(!r.success);
     assert!(r.error.unwrap_or_default().contains("connect"));
 
-    let port = free_port();
-    let _server = start(bin, port, Some("s3cret"));
+    let Some(server) = testkit::Redis::start(Some("s3cret")) else { return };
+    let port = server.port;
     let r = prober.probe(&check(&format!("redis://127.0.0.1:{port}"))).await;
     assert!(!r.success, "no password: refused");
     assert!(

@@ -1,0 +1,1 @@
+//! Built-in host, PostgreSQL and Redis collectors (work in progress).

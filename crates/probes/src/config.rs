@@ -87,6 +87,9 @@ pub struct CheckConfig {
     /// A name resolution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsConfig>,
+    /// A PostgreSQL connection and query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresConfig>,
     /// How often to probe (default 30s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<PromDuration>,
@@ -180,6 +183,18 @@ pub struct RedisConfig {
     pub url: String,
 }
 
+/// `postgres:` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// libpq-style URL (`postgres://user:pass@host:port/db?...`) or
+    /// key/value string (`host=... user=...`).
+    pub dsn: String,
+    /// The statement to run (default `SELECT 1`); any error fails the probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
 /// `command:` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,6 +251,8 @@ pub enum Kind {
     Redis(RedisCheck),
     /// A name resolution through the system resolver.
     Dns(DnsCheck),
+    /// A PostgreSQL connection running one statement.
+    Postgres(Box<PostgresCheck>),
 }
 
 impl Kind {
@@ -247,6 +264,7 @@ impl Kind {
             Kind::Command(_) => "command",
             Kind::Redis(_) => "redis",
             Kind::Dns(_) => "dns",
+            Kind::Postgres(_) => "postgres",
         }
     }
 }
@@ -294,6 +312,17 @@ pub struct RedisCheck {
     pub auth: Vec<String>,
     /// Database to `SELECT`, if not 0.
     pub db: Option<u32>,
+}
+
+/// A compiled `postgres:` check.
+#[derive(Debug, Clone)]
+pub struct PostgresCheck {
+    /// Parsed connection settings (password included, never printed).
+    pub config: tokio_postgres::Config,
+    /// `host:port` of the first host, for messages.
+    pub address: String,
+    /// Statement to run.
+    pub query: String,
 }
 
 /// A compiled `tcp:` check.
@@ -346,10 +375,11 @@ impl CheckConfig {
             self.command.is_some(),
             self.redis.is_some(),
             self.dns.is_some(),
+            self.postgres.is_some(),
         ];
         let kind = match kinds.iter().filter(|k| **k).count() {
             0 => {
-                p("exactly one of http, tcp, command, redis, dns is required, found none".into());
+                p("exactly one of http, tcp, command, redis, dns, postgres is required, found none".into());
                 None
             }
             1 => {
@@ -363,12 +393,14 @@ impl CheckConfig {
                     compile_redis(r, &mut p).map(Kind::Redis)
                 } else if let Some(d) = &self.dns {
                     compile_dns(d, &mut p).map(Kind::Dns)
+                } else if let Some(pg) = &self.postgres {
+                    compile_postgres(pg, &mut p).map(|c| Kind::Postgres(Box::new(c)))
                 } else {
                     None
                 }
             }
             _ => {
-                p("exactly one of http, tcp, command, redis, dns is allowed, found several".into());
+                p("exactly one of http, tcp, command, redis, dns, postgres is allowed, found several".into());
                 None
             }
         };
@@ -463,6 +495,36 @@ fn compile_http(h: &HttpConfig, p: &mut impl FnMut(String)) -> Option<HttpCheck>
         json_field: h.json_field.clone(),
         max_latency: h.max_latency.map(PromDuration::get),
         follow_redirects: h.follow_redirects,
+    })
+}
+
+fn compile_postgres(c: &PostgresConfig, p: &mut impl FnMut(String)) -> Option<PostgresCheck> {
+    // tokio-postgres' parse errors name the bad key, never the password.
+    let config: tokio_postgres::Config = match c.dsn.parse() {
+        Ok(config) => config,
+        Err(e) => {
+            p(format!("invalid postgres dsn: {e}"));
+            return None;
+        }
+    };
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => {
+            p("postgres dsn names no host".into());
+            return None;
+        }
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let query = c.query.clone().unwrap_or_else(|| "SELECT 1".to_string());
+    if query.trim().is_empty() {
+        p("postgres query must not be empty".into());
+        return None;
+    }
+    Some(PostgresCheck {
+        config,
+        address: format!("{host}:{port}"),
+        query,
     })
 }
 

@@ -24,6 +24,7 @@ mod command;
 pub mod config;
 mod dns;
 mod http;
+mod postgres;
 mod redis;
 mod scheduler;
 mod state;
@@ -146,6 +147,7 @@ impl Prober {
             Kind::Command(c) => command::probe(c, deadline).await,
             Kind::Redis(r) => redis::probe(r).await,
             Kind::Dns(d) => dns::probe(d).await,
+            Kind::Postgres(c) => postgres::probe(c).await,
         }
     }
 }

@@ -10,7 +10,9 @@ fn check(url: &str) -> probes::Check {
 #[tokio::test]
 async fn ping_auth_select_and_a_stopped_server() {
     let prober = Prober::new().unwrap();
-    let Some(server) = testkit::Redis::start(None) else { return };
+    let Some(server) = testkit::Redis::start(None) else {
+        return;
+    };
     let port = server.port;
     let r = prober.probe(&check(&format!("redis://127.0.0.1:{port}/3"))).await;
     assert!(r.success, "{r:?}");
@@ -19,7 +21,9 @@ async fn ping_auth_select_and_a_stopped_server() {
     assert!(!r.success);
     assert!(r.error.unwrap_or_default().contains("connect"));
 
-    let Some(server) = testkit::Redis::start(Some("s3cret")) else { return };
+    let Some(server) = testkit::Redis::start(Some("s3cret")) else {
+        return;
+    };
     let port = server.port;
     let r = prober.probe(&check(&format!("redis://127.0.0.1:{port}"))).await;
     assert!(!r.success, "no password: refused");

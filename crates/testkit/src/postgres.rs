@@ -61,7 +61,18 @@ impl Postgres {
         let data = pg.data_dir.display().to_string();
         pg.run(
             "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"],
+            &[
+                "-D",
+                &data,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
         );
         assert!(pg.start_again(), "PostgreSQL did not start; log:\n{}", pg.log());
         Some(pg)
@@ -81,22 +92,19 @@ impl Postgres {
             self.socket_dir.display()
         );
         let mut argv = self.prefix();
-        argv.extend(
-            [
-                self.bin_dir.join("pg_ctl").display().to_string(),
-                "-D".into(),
-                self.data_dir.display().to_string(),
-                "-l".into(),
-                self.log_path().display().to_string(),
-                "-w".into(),
-                "-t".into(),
-                "30".into(),
-                "-o".into(),
-                options,
-                "start".into(),
-            ]
-            .into_iter(),
-        );
+        argv.extend([
+            self.bin_dir.join("pg_ctl").display().to_string(),
+            "-D".into(),
+            self.data_dir.display().to_string(),
+            "-l".into(),
+            self.log_path().display().to_string(),
+            "-w".into(),
+            "-t".into(),
+            "30".into(),
+            "-o".into(),
+            options,
+            "start".into(),
+        ]);
         argv
     }
 
@@ -126,7 +134,17 @@ impl Postgres {
     /// Runs SQL through psql as the superuser; returns its unaligned output.
     pub fn psql(&self, sql: &str) -> String {
         let out = Command::new(self.bin_dir.join("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres"])
+            .args([
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+            ])
             .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql])
             .output()
             .unwrap_or_else(|e| panic!("run psql: {e}"));
@@ -198,7 +216,7 @@ fn debian_bin_dirs() -> Vec<PathBuf> {
             Some((v, e.path().join("bin")))
         })
         .collect();
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
     versions.into_iter().map(|(_, p)| p).collect()
 }
 

@@ -20,7 +20,16 @@ impl Redis {
         let bin = find_binary("redis-server", "redis-server", &candidates)?;
         let port = free_port();
         let mut cmd = Command::new(bin);
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
         if let Some(pw) = password {
             cmd.args(["--requirepass", pw]);
         }
@@ -30,7 +39,10 @@ impl Redis {
             .spawn()
             .unwrap_or_else(|e| panic!("start redis-server: {e}"));
         let redis = Redis { child, port };
-        assert!(wait_for_port(port, Duration::from_secs(10)), "redis-server did not start");
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "redis-server did not start"
+        );
         Some(redis)
     }
 

@@ -53,6 +53,12 @@ checks:
         "Aerowatch's own checks stay"
     );
 
+    let metrics = c.get(s.url("/metrics")).send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains("aerowatch_probes_total{kind=\"http\",result=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("aerowatch_probe_scheduling_lag_seconds_bucket{le=\"0.1\"}"));
     let q = s.get_json("/api/v1/query?query=probe_success%7Bcheck%3D%22web%22%7D");
     assert_eq!(q["data"]["result"][0]["value"][1], "1");
     assert_eq!(q["data"]["result"][0]["metric"]["kind"], "http");

@@ -24,6 +24,7 @@ mod command;
 pub mod config;
 mod dns;
 mod http;
+mod metrics;
 mod postgres;
 mod redis;
 mod scheduler;

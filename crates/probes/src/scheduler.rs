@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::Check;
+use crate::metrics::SchedulerMetrics;
 use crate::state::{CheckState, State, StateEvent};
 use crate::{ProbeError, ProbeResult, Prober};
 
@@ -37,7 +38,7 @@ impl Default for SchedulerOptions {
 }
 
 /// Success ratios of raw probe results; `None` when no probe fell in the window.
-/// 24h uses minute buckets; 7d and 30d use hour buckets (accurate to the hour).
+/// 24h uses five-minute buckets; 7d and 30d use hour buckets (each accurate to its bucket).
 /// Counters live in memory only: they restart empty with the process.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UptimeRatios {
@@ -88,6 +89,7 @@ struct Inner {
     history: Mutex<VecDeque<StateEvent>>,
     history_len: usize,
     events: broadcast::Sender<StateEvent>,
+    metrics: SchedulerMetrics,
 }
 
 struct Entry {
@@ -122,6 +124,7 @@ impl Scheduler {
             history: Mutex::new(VecDeque::new()),
             history_len: opts.history_len,
             events,
+            metrics: SchedulerMetrics::default(),
         });
         let sched = Scheduler {
             inner,
@@ -229,6 +232,11 @@ impl Scheduler {
         self.inner.history.lock().iter().cloned().collect()
     }
 
+    /// Appends the scheduler's own metrics in the text exposition format.
+    pub fn write_metrics(&self, out: &mut String) {
+        self.inner.metrics.write(out);
+    }
+
     /// State changes from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<StateEvent> {
         self.inner.events.subscribe()
@@ -272,12 +280,16 @@ async fn run_check(inner: Arc<Inner>, check: Arc<Check>, state: Arc<Mutex<CheckS
     // A probe that waited for a permit must not be followed by a burst of catch-up probes.
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
-        ticker.tick().await;
+        let due = ticker.tick().await;
         let Ok(permit) = inner.semaphore.clone().acquire_owned().await else {
             return;
         };
-        let result = inner.prober.probe(&check).await;
+        inner.metrics.started_late_by(due.elapsed());
+        // Boxed: a probe's future (reqwest's above all) is many KiB, and
+        // inline it would sit in every idle check's task between probes.
+        let result = Box::pin(inner.prober.probe(&check)).await;
         drop(permit);
+        inner.metrics.probe_done(check.kind.name(), result.success);
         record(&inner, &check, &state, result);
     }
 }

@@ -102,78 +102,89 @@ const HOUR_MS: i64 = 60 * MINUTE_MS;
 const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Uptime ratios from raw probe results (not the thresholded state), so a flap
-/// shorter than the threshold still shows. Minute buckets cover 24h exactly;
-/// hour buckets cover 7d and 30d to within the current hour, which keeps a check
-/// at about 17 KiB instead of 500 KiB for minute resolution over 30 days.
+/// shorter than the threshold still shows. Five-minute buckets cover 24h; hour
+/// buckets cover 7d and 30d, each to within its bucket. A check costs 4 KiB
+/// (1,008 buckets of two u16 counts), so 5,000 checks stay near 20 MiB.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Uptime {
-    minutes: Ring,
-    hours: Ring,
+    short: Ring,
+    long: Ring,
 }
+
+const SHORT_MS: i64 = 5 * MINUTE_MS;
+const SHORT_LEN: usize = (DAY_MS / SHORT_MS) as usize;
+const LONG_LEN: usize = 30 * 24;
 
 impl Uptime {
     fn record(&mut self, at: i64, ok: bool) {
-        self.minutes.record(at, ok, MINUTE_MS, 24 * 60);
-        self.hours.record(at, ok, HOUR_MS, 30 * 24);
+        self.short.record(at, ok, SHORT_MS, SHORT_LEN);
+        self.long.record(at, ok, HOUR_MS, LONG_LEN);
     }
 
     /// Success ratio over the window ending at `now`, `None` without probes in it.
     pub fn ratio(&self, now: i64, window: Duration) -> Option<f64> {
         let window_ms = window.as_millis() as i64;
         let (ok, total) = if window_ms <= DAY_MS {
-            self.minutes.sum(now, window_ms, MINUTE_MS)
+            self.short.sum(now, window_ms, SHORT_MS)
         } else {
-            self.hours.sum(now, window_ms, HOUR_MS)
+            self.long.sum(now, window_ms, HOUR_MS)
         };
         (total > 0).then(|| ok as f64 / total as f64)
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Bucket {
-    /// Bucket number since the epoch; tells a live bucket from a stale one in the same slot.
-    idx: i64,
-    ok: u32,
-    total: u32,
-}
-
-/// Fixed ring of time buckets, allocated on first use.
+/// A fixed ring of time buckets, allocated on first use. Slot `i` holds bucket
+/// number `b ≡ i (mod len)` for the `len` buckets ending at `newest`; which
+/// bucket a slot holds is implied, so a slot is just its two counts.
 #[derive(Debug, Clone, Default)]
 struct Ring {
-    buckets: Vec<Bucket>,
+    newest: i64,
+    /// `(ok, total)` per slot.
+    counts: Box<[(u16, u16)]>,
 }
 
 impl Ring {
     fn record(&mut self, at: i64, ok: bool, width: i64, len: usize) {
-        if self.buckets.is_empty() {
-            self.buckets = vec![
-                Bucket {
-                    idx: -1,
-                    ok: 0,
-                    total: 0
-                };
-                len
-            ];
-        }
         let idx = at.div_euclid(width);
-        let slot = &mut self.buckets[idx.rem_euclid(len as i64) as usize];
-        if slot.idx != idx {
-            *slot = Bucket { idx, ok: 0, total: 0 };
+        if self.counts.is_empty() {
+            self.counts = vec![(0, 0); len].into_boxed_slice();
+            self.newest = idx;
         }
-        slot.total = slot.total.saturating_add(1);
+        let len_i = self.counts.len() as i64;
+        if idx > self.newest {
+            if idx - self.newest >= len_i {
+                self.counts.fill((0, 0));
+            } else {
+                for b in self.newest + 1..=idx {
+                    self.counts[b.rem_euclid(len_i) as usize] = (0, 0);
+                }
+            }
+            self.newest = idx;
+        } else if idx <= self.newest - len_i {
+            return;
+        }
+        let slot = &mut self.counts[idx.rem_euclid(len_i) as usize];
+        if slot.1 == u16::MAX {
+            // Sub-second intervals can overflow an hour's count; halving both
+            // keeps the ratio.
+            *slot = (slot.0 / 2, slot.1 / 2);
+        }
+        slot.1 += 1;
         if ok {
-            slot.ok = slot.ok.saturating_add(1);
+            slot.0 += 1;
         }
     }
 
     fn sum(&self, now: i64, window: i64, width: i64) -> (u64, u64) {
-        let newest = now.div_euclid(width);
-        let count = (window / width).max(1);
-        let oldest = newest - count + 1;
-        self.buckets
-            .iter()
-            .filter(|b| b.idx >= oldest && b.idx <= newest)
-            .fold((0, 0), |(ok, total), b| (ok + b.ok as u64, total + b.total as u64))
+        if self.counts.is_empty() {
+            return (0, 0);
+        }
+        let len = self.counts.len() as i64;
+        let until = now.div_euclid(width).min(self.newest);
+        let from = (now.div_euclid(width) - (window / width).max(1) + 1).max(self.newest - len + 1);
+        (from..=until)
+            .map(|b| self.counts[b.rem_euclid(len) as usize])
+            .fold((0, 0), |(ok, total), (o, t)| (ok + u64::from(o), total + u64::from(t)))
     }
 }
 
@@ -226,7 +237,34 @@ mod tests {
         assert_eq!(u.ratio(now, Duration::from_secs(86_400)), Some(0.75));
         assert_eq!(u.ratio(now, Duration::from_secs(7 * 86_400)), Some(3.0 / 14.0));
         assert_eq!(u.ratio(now + 40 * DAY_MS, Duration::from_secs(30 * 86_400)), None);
-        // The minute ring wraps after a day: an old slot must not count as current.
+        // The short ring wraps after a day: an old slot must not count as current.
         assert_eq!(u.ratio(now + DAY_MS, Duration::from_secs(86_400)), None);
+    }
+
+    #[test]
+    fn rings_wrap_clear_and_keep_ratios_past_u16() {
+        let mut r = Ring::default();
+        r.record(0, true, 10, 4);
+        r.record(15, false, 10, 4);
+        assert_eq!(r.sum(15, 40, 10), (1, 2));
+        // Jumping two buckets ahead clears the skipped one and keeps the rest.
+        r.record(35, true, 10, 4);
+        assert_eq!(r.sum(35, 40, 10), (2, 3));
+        assert_eq!(r.sum(35, 10, 10), (1, 1));
+        // A record older than the ring is dropped, not wrapped onto a live slot.
+        r.record(-100, false, 10, 4);
+        assert_eq!(r.sum(35, 40, 10), (2, 3));
+        // Far ahead: everything old is gone.
+        r.record(1000, true, 10, 4);
+        assert_eq!(r.sum(1000, 40, 10), (1, 1));
+        let mut busy = Ring::default();
+        for i in 0..100_000 {
+            busy.record(0, i % 4 != 0, 10, 4);
+        }
+        let (ok, total) = busy.sum(0, 10, 10);
+        assert!(
+            total > 30_000 && (ok as f64 / total as f64 - 0.75).abs() < 0.01,
+            "{ok}/{total}"
+        );
     }
 }

@@ -382,6 +382,9 @@ pub async fn handler(State(st): State<Arc<AppState>>) -> Response {
     if let Some(r) = st.recovery.read().as_ref() {
         r.write_metrics(&mut out);
     }
+    if let Some(c) = &st.checks {
+        c.write_metrics(&mut out);
+    }
     let _ = writeln!(
         out,
         "# HELP aerowatch_build_info Build information.\n# TYPE aerowatch_build_info gauge\naerowatch_build_info{{version=\"{}\",revision=\"{}\"}} 1",

@@ -309,7 +309,7 @@ pub struct Config {
     /// An alertmanager.yml to read instead of the inline `alertmanager:` section.
     #[serde(default)]
     pub alertmanager_config_file: Option<PathBuf>,
-    /// Health checks of the monitored system (`http`, `tcp`, `command`).
+    /// Health checks of the monitored system (`http`, `tcp`, `dns`, `redis`, `postgres`, `command`).
     #[serde(default)]
     pub checks: Vec<probes::CheckConfig>,
     /// Service level objectives, with generated burn-rate alerts.
@@ -318,6 +318,9 @@ pub struct Config {
     /// Recovery strategies: actions run when a check goes down or an alert fires.
     #[serde(default)]
     pub recovery: Vec<recovery::StrategyConfig>,
+    /// Built-in host, PostgreSQL and Redis collectors (host on by default).
+    #[serde(default)]
+    pub collectors: collectors::CollectorsConfig,
     /// The strategies, validated.
     #[serde(skip)]
     pub compiled_recovery: Vec<recovery::Strategy>,
@@ -643,6 +646,32 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
             }
         }
     }
+    let mut collector_errors = Vec::new();
+    if let Err(problems) = config.collectors.validate() {
+        for problem in problems {
+            // "collectors.redis: ..." points at the `redis:` line under `collectors:`.
+            let section = problem
+                .strip_prefix("collectors.")
+                .and_then(|rest| rest.split([':', '.']).next())
+                .map(|s| format!("{s}:"));
+            let line = find_line(text, "collectors:").map(|start| {
+                section
+                    .as_deref()
+                    .and_then(|needle| {
+                        text.lines()
+                            .skip(start)
+                            .position(|l| l.contains(needle))
+                            .map(|i| start + i + 1)
+                    })
+                    .unwrap_or(start)
+            });
+            collector_errors.push(ConfigError {
+                file: file.to_string(),
+                line,
+                message: problem,
+            });
+        }
+    }
     if config.alertmanager.is_some() && config.alertmanager_config_file.is_some() {
         err(
             Some("alertmanager_config_file:"),
@@ -708,6 +737,7 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
             "storage.wal.segment_size must be at least 1 MiB".into(),
         );
     }
+    errors.extend(collector_errors);
     errors.extend(rule_file_errors);
     if errors.is_empty() {
         match alertmanager_config(&config, file, text) {

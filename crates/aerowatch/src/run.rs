@@ -361,6 +361,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .start(cfg.compiled_recovery.clone(), &checks)
         .await
         .context("starting recovery")?;
+    let collectors = CollectorsRunner::default();
+    collectors.apply(&cfg.collectors, state.sink.clone()).await;
     let state = Arc::new(state);
 
     let listener = tokio::net::TcpListener::bind(args.listen_address)
@@ -468,6 +470,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let checks = checks.clone();
         let recovery_parts = recovery_parts.clone();
         let check_defs = check_defs.clone();
+        let collectors = collectors.clone();
         tokio::spawn(async move {
             let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 Ok(s) => Some(s),
@@ -487,7 +490,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     &scrape,
                     &rule_manager,
                     (&alertmanager, &deliverer),
-                    (&checks, &check_defs, &recovery_parts),
+                    (&checks, &check_defs, &recovery_parts, &collectors),
                     tls.as_ref(),
                 )
                 .await;
@@ -530,6 +533,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down: stopping scrapes, rules and notifications, flushing the WAL");
     scrape.stop().await;
     rule_manager.stop();
+    collectors.stop().await;
     let _ = am_stop.send(true);
     if let Err(e) = am_task.await {
         tracing::error!(error = %e, "the notification dispatcher failed");
@@ -549,10 +553,11 @@ async fn reload(
     scrape: &Arc<ScrapeManager>,
     rule_manager: &rules::Manager,
     (alertmanager, deliverer): (&alertmanager::Alertmanager, &notify::Deliverer),
-    (checks, check_defs, recovery_parts): (
+    (checks, check_defs, recovery_parts, collectors): (
         &Arc<probes::Scheduler>,
         &parking_lot::RwLock<Vec<probes::Check>>,
         &RecoveryParts,
+        &CollectorsRunner,
     ),
     tls: Option<&RustlsConfig>,
 ) -> Result<(), String> {
@@ -591,8 +596,35 @@ async fn reload(
         .await
         .map_err(|e| format!("recovery: {e}"))?;
     *state.slos.write() = cfg.slos.clone();
+    collectors.apply(&cfg.collectors, state.sink.clone()).await;
     state.runtime.config_loaded(&loaded.text);
     Ok(())
+}
+
+/// The running collectors and the configuration they run with; a reload
+/// restarts them only when their section changed.
+#[derive(Clone, Default)]
+struct CollectorsRunner(Arc<tokio::sync::Mutex<Option<(collectors::CollectorsConfig, collectors::Collectors)>>>);
+
+impl CollectorsRunner {
+    async fn apply(&self, config: &collectors::CollectorsConfig, sink: Arc<dyn ingest::sink::SampleSink>) {
+        let mut running = self.0.lock().await;
+        if running.as_ref().is_some_and(|(c, _)| c == config) {
+            return;
+        }
+        if let Some((_, old)) = running.take() {
+            old.stop().await;
+        }
+        let started = collectors::Collectors::start(config, sink);
+        tracing::info!(collectors = ?started.running(), "collectors started");
+        *running = Some((config.clone(), started));
+    }
+
+    async fn stop(&self) {
+        if let Some((_, c)) = self.0.lock().await.take() {
+            c.stop().await;
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -140,6 +140,10 @@ pub struct NotificationLog {
     clock: Arc<dyn Clock>,
     retention: Duration,
     path: Option<PathBuf>,
+    /// Held from reading the entries to the rename, so concurrent snapshots
+    /// (two flushes finishing together) land in order: the last one written
+    /// holds everything either saw.
+    snapshot_lock: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for NotificationLog {
@@ -170,6 +174,7 @@ impl NotificationLog {
             clock,
             retention: opts.retention,
             path: opts.snapshot_path,
+            snapshot_lock: parking_lot::Mutex::new(()),
         };
         log.load()?;
         Ok(log)
@@ -245,6 +250,7 @@ impl NotificationLog {
     /// Writes the log atomically (blocking I/O); returns the entry count.
     pub fn snapshot(&self) -> Result<usize, NflogError> {
         let Some(path) = &self.path else { return Ok(0) };
+        let _in_order = self.snapshot_lock.lock();
         let mut entries: Vec<Entry> = self.entries.read().values().cloned().collect();
         entries.sort_by(|a, b| (&a.group_key, a.receiver.to_string()).cmp(&(&b.group_key, b.receiver.to_string())));
         let n = entries.len();

@@ -181,6 +181,8 @@ pub struct Silences {
     clock: Arc<dyn Clock>,
     retention: Duration,
     path: Option<PathBuf>,
+    /// Orders concurrent snapshots (see the notification log's).
+    snapshot_lock: parking_lot::Mutex<()>,
 }
 
 impl std::fmt::Debug for Silences {
@@ -202,6 +204,7 @@ impl Silences {
             clock,
             retention: opts.retention,
             path: opts.snapshot_path,
+            snapshot_lock: parking_lot::Mutex::new(()),
         };
         s.load()?;
         Ok(s)
@@ -238,6 +241,7 @@ impl Silences {
     /// Returns the number written; a no-op without a snapshot path.
     pub fn snapshot(&self) -> Result<usize, SilenceError> {
         let Some(path) = &self.path else { return Ok(0) };
+        let _in_order = self.snapshot_lock.lock();
         let snap = {
             let st = self.state.read();
             let mut silences: Vec<PersistedSilence> = st.entries.values().map(PersistedSilence::from_entry).collect();

@@ -79,31 +79,69 @@ impl recovery::Verifier for CheckVerifier {
     }
 }
 
-/// Escalates an open circuit breaker as a critical alert, routed like any other.
+/// Turns recovery outcomes into alerts, routed like any other: a finished
+/// recovery as `RecoveryOutcome` (info when recovered, warning when not; it
+/// resolves by itself after [`OUTCOME_ALERT_TTL`]) and an open circuit breaker
+/// as the critical `RecoveryFailed`.
 pub struct AlertEscalator(pub Arc<alertmanager::Alertmanager>);
 
-impl recovery::Escalator for AlertEscalator {
-    fn escalate(&self, strategy: &str, message: &str) {
+/// How long a `RecoveryOutcome` alert stays firing: long enough for any
+/// group_wait, short enough not to linger on the alerts page.
+const OUTCOME_ALERT_TTL: chrono::Duration = chrono::Duration::minutes(5);
+
+impl AlertEscalator {
+    fn put(&self, labels: &[(&str, &str)], summary: String, description: &str, ttl: chrono::Duration) {
         let now = Utc::now();
-        let labels = model::Labels::from_pairs([
-            ("alertname", "RecoveryFailed"),
-            ("strategy", strategy),
-            ("severity", "critical"),
-        ]);
         self.0.put_alerts(vec![alertmanager::Alert {
-            labels,
+            labels: model::Labels::from_pairs(labels.iter().copied()),
             annotations: BTreeMap::from([
-                (
-                    "summary".to_string(),
-                    format!("Automatic recovery {strategy} keeps failing"),
-                ),
-                ("description".to_string(), message.to_string()),
+                ("summary".to_string(), summary),
+                ("description".to_string(), description.to_string()),
             ]),
             starts_at: now,
-            ends_at: Some(now + chrono::Duration::hours(1)),
+            ends_at: Some(now + ttl),
             updated_at: now,
             generator_url: String::new(),
             timeout: false,
         }]);
+    }
+}
+
+impl recovery::Escalator for AlertEscalator {
+    fn escalate(&self, strategy: &str, message: &str) {
+        self.put(
+            &[
+                ("alertname", "RecoveryFailed"),
+                ("strategy", strategy),
+                ("severity", "critical"),
+            ],
+            format!("Automatic recovery {strategy} keeps failing"),
+            message,
+            chrono::Duration::hours(1),
+        );
+    }
+
+    fn recovery_finished(&self, strategy: &str, trigger: &str, recovered: bool, message: &str) {
+        let (outcome, severity, summary) = if recovered {
+            ("recovered", "info", format!("Automatic recovery {strategy} succeeded"))
+        } else {
+            (
+                "failed",
+                "warning",
+                format!("Automatic recovery {strategy} did not recover {trigger}"),
+            )
+        };
+        self.put(
+            &[
+                ("alertname", "RecoveryOutcome"),
+                ("outcome", outcome),
+                ("severity", severity),
+                ("strategy", strategy),
+                ("trigger", trigger),
+            ],
+            summary,
+            message,
+            OUTCOME_ALERT_TTL,
+        );
     }
 }

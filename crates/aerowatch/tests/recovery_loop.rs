@@ -98,6 +98,12 @@ recovery:
     assert_eq!(attempt["strategy"], "start-postgres");
     assert_eq!(attempt["trigger"], "alert:DatabaseDown");
     assert_eq!(pg.psql("SELECT 41 + 1"), "42", "PostgreSQL really runs again");
+    // The success is announced as an alert, routed like any other.
+    let announced = s.get_json("/api/v2/alerts?filter=alertname%3D%22RecoveryOutcome%22");
+    let announced = announced.as_array().unwrap();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(announced[0]["labels"]["outcome"], "recovered");
+    assert_eq!(announced[0]["labels"]["severity"], "info");
     wait_for("the check back up", Duration::from_secs(10), || {
         (check_state(&s, "database").as_deref() == Some("up")).then_some(())
     });
@@ -160,12 +166,29 @@ alertmanager:
         v["data"].as_array()?.iter().find(|a| a["outcome"] == "failed").cloned()
     });
     assert_eq!(failed["strategy"], "restart-cache");
-    let hooks = cap.wait("/hook", 1, Duration::from_secs(15));
-    let body = hooks[0].json();
-    assert_eq!(body["status"], "firing");
-    assert_eq!(body["alerts"][0]["labels"]["alertname"], "RecoveryFailed");
-    assert_eq!(body["alerts"][0]["labels"]["strategy"], "restart-cache");
-    assert_eq!(body["alerts"][0]["labels"]["severity"], "critical");
+    // Two notifications: the recovery's own outcome, and the escalation.
+    let hooks = cap.wait("/hook", 2, Duration::from_secs(15));
+    let by_name = |name: &str| {
+        hooks
+            .iter()
+            .map(|h| h.json())
+            .find(|b| b["alerts"][0]["labels"]["alertname"] == name)
+            .unwrap_or_else(|| panic!("no {name} notification"))
+    };
+    let escalation = by_name("RecoveryFailed");
+    assert_eq!(escalation["status"], "firing");
+    assert_eq!(escalation["alerts"][0]["labels"]["strategy"], "restart-cache");
+    assert_eq!(escalation["alerts"][0]["labels"]["severity"], "critical");
+    let outcome = by_name("RecoveryOutcome");
+    assert_eq!(outcome["alerts"][0]["labels"]["outcome"], "failed");
+    assert_eq!(outcome["alerts"][0]["labels"]["trigger"], "check:cache");
+    assert!(
+        outcome["alerts"][0]["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("not recovered after 2 attempt(s)"),
+        "{outcome}"
+    );
     // The check stays down and keeps failing, but the breaker holds: no more
     // attempts and no second escalation.
     std::thread::sleep(Duration::from_secs(3));
@@ -179,5 +202,5 @@ alertmanager:
         2,
         "{attempts:?}"
     );
-    assert_eq!(cap.received("/hook").len(), 1, "escalated once");
+    assert_eq!(cap.received("/hook").len(), 2, "escalated once, no further outcomes");
 }

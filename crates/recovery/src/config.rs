@@ -133,7 +133,24 @@ pub struct ActionConfig {
     /// An HTTP request; any 2xx response is success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpActionConfig>,
+    /// A systemd unit operation, run as `systemctl <operation> <unit>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<SystemdActionConfig>,
 }
+
+/// A systemd action as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemdActionConfig {
+    /// The unit, e.g. `web.service`.
+    pub unit: String,
+    /// `restart` (default), `start`, `reload`, `reload-or-restart` or `try-restart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+}
+
+/// systemctl operations a recovery may run.
+const SYSTEMD_OPERATIONS: [&str; 5] = ["restart", "start", "reload", "reload-or-restart", "try-restart"];
 
 /// An HTTP action as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,7 +291,44 @@ impl StrategyConfig {
             }
         };
 
+        let systemd_argv = self.action.systemd.as_ref().and_then(|sd| {
+            let operation = sd.operation.as_deref().unwrap_or("restart");
+            let operation_ok = SYSTEMD_OPERATIONS.contains(&operation);
+            if !operation_ok {
+                p(format!(
+                    "action.systemd.operation {operation:?} is not one of {}",
+                    SYSTEMD_OPERATIONS.join(", ")
+                ));
+            }
+            // A unit name never starts with '-' (it would read as an option) nor holds spaces.
+            let unit_ok = !sd.unit.is_empty() && !sd.unit.starts_with('-') && !sd.unit.contains(char::is_whitespace);
+            if !unit_ok {
+                p(format!("action.systemd.unit {:?} is not a unit name", sd.unit));
+            }
+            if !(operation_ok && unit_ok) {
+                return None;
+            }
+            Some(vec![
+                "systemctl".to_string(),
+                "--no-ask-password".to_string(),
+                operation.to_string(),
+                sd.unit.clone(),
+            ])
+        });
+        let kinds = [
+            self.action.command.is_some(),
+            self.action.http.is_some(),
+            self.action.systemd.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() > 1 {
+            p("action needs exactly one of command, http or systemd".to_string());
+        }
         let action = match (&self.action.command, &self.action.http) {
+            _ if self.action.systemd.is_some() => systemd_argv.map(|argv| Action::Command {
+                argv,
+                env: self.env.clone(),
+                dir: self.dir.clone(),
+            }),
             (Some(argv), None) => {
                 if argv.first().is_none_or(|prog| prog.trim().is_empty()) {
                     p("action.command needs a non-empty argv (program first)".to_string());
@@ -329,10 +383,11 @@ impl StrategyConfig {
                     _ => None,
                 }
             }
-            _ => {
-                p("action needs exactly one of command or http".to_string());
+            (None, None) => {
+                p("action needs exactly one of command, http or systemd".to_string());
                 None
             }
+            _ => None,
         };
 
         let timeout = self.timeout.map_or(DEFAULT_TIMEOUT, PromDuration::get);
@@ -475,6 +530,41 @@ recovery:
             );
         }
         assert_eq!(err.problems.len(), want.len(), "{:#?}", err.problems);
+    }
+
+    #[test]
+    fn systemd_actions_run_systemctl_without_a_shell() {
+        let text = "recovery:
+  - name: a
+    trigger: { check: web }
+    action: { systemd: { unit: web.service } }
+  - name: b
+    trigger: { check: web }
+    action: { systemd: { unit: web.service, operation: reload } }
+";
+        let s = RecoveryConfig::from_yaml(text).unwrap().validate(None).unwrap();
+        let argv = |i: usize| match &s[i].action {
+            Action::Command { argv, .. } => argv.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(argv(0), ["systemctl", "--no-ask-password", "restart", "web.service"]);
+        assert_eq!(argv(1)[2], "reload");
+        let bad = "recovery:
+  - name: c
+    trigger: { check: web }
+    action: { systemd: { unit: \"-H evil\", operation: stop }, command: [x] }
+";
+        let e = RecoveryConfig::from_yaml(bad)
+            .unwrap()
+            .validate(None)
+            .unwrap_err()
+            .problems;
+        assert!(e.iter().any(|m| m.contains("\"stop\" is not one of restart")), "{e:?}");
+        assert!(e.iter().any(|m| m.contains("not a unit name")), "{e:?}");
+        assert!(
+            e.iter().any(|m| m.contains("exactly one of command, http or systemd")),
+            "{e:?}"
+        );
     }
 
     #[test]

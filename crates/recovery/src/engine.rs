@@ -27,11 +27,17 @@ pub trait Verifier: Send + Sync + 'static {
     fn verify<'a>(&'a self, check: &'a str) -> BoxFuture<'a, Result<bool, String>>;
 }
 
-/// Told when a strategy gives up (its circuit breaker opens); the server turns
-/// this into a critical alert or notification.
+/// Told how recoveries end, so the server can notify people: every finished
+/// recovery (recovered, or all attempts failed), and — critical — a strategy
+/// giving up when its circuit breaker opens.
 pub trait Escalator: Send + Sync + 'static {
     /// Called exactly once per breaker opening. Must not block.
     fn escalate(&self, strategy: &str, message: &str);
+    /// Called once per recovery that ran (not for dry runs or skips), after
+    /// its last attempt. Must not block.
+    fn recovery_finished(&self, strategy: &str, trigger: &str, recovered: bool, message: &str) {
+        let _ = (strategy, trigger, recovered, message);
+    }
 }
 
 /// Engine settings.
@@ -298,6 +304,8 @@ impl Engine {
         let summary = s.action.summary();
         let mut recovered = false;
         let mut end = model::now_millis();
+        let mut attempts = 0;
+        let mut last_error = None;
         if s.dry_run {
             tracing::info!(strategy = %s.name, trigger = %trigger, action = %summary, "dry run: would run recovery action");
             let mut st = inner.state.lock();
@@ -312,6 +320,8 @@ impl Engine {
                     None => self.verify(s).await.err(),
                 };
                 end = model::now_millis();
+                attempts = attempt;
+                last_error.clone_from(&error);
                 recovered = error.is_none();
                 let outcome = match (recovered, attempt == s.max_attempts) {
                     (true, _) => Outcome::Recovered,
@@ -359,6 +369,19 @@ impl Engine {
                 None
             }
         };
+        if !s.dry_run {
+            let message = if recovered {
+                format!("recovered after {attempts} attempt(s) of {summary}")
+            } else {
+                format!(
+                    "not recovered after {attempts} attempt(s) of {summary}: {}",
+                    last_error.as_deref().unwrap_or("unknown error")
+                )
+            };
+            inner
+                .escalator
+                .recovery_finished(&s.name, &trigger, recovered, &message);
+        }
         if let Some(msg) = escalation {
             tracing::error!(strategy = %s.name, "{msg}");
             inner.escalator.escalate(&s.name, &msg);

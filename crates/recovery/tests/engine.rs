@@ -17,12 +17,22 @@ impl Verifier for FileVerifier {
     }
 }
 
+/// Escalations (strategy, message), and finished recoveries (strategy, trigger, recovered, message).
 #[derive(Default)]
-struct Escalations(Mutex<Vec<(String, String)>>);
+#[allow(clippy::type_complexity)]
+struct Escalations(Mutex<Vec<(String, String)>>, Mutex<Vec<(String, String, bool, String)>>);
 
 impl Escalator for Escalations {
     fn escalate(&self, strategy: &str, message: &str) {
         self.0.lock().push((strategy.to_string(), message.to_string()));
+    }
+    fn recovery_finished(&self, strategy: &str, trigger: &str, recovered: bool, message: &str) {
+        self.1.lock().push((
+            strategy.to_string(),
+            trigger.to_string(),
+            recovered,
+            message.to_string(),
+        ));
     }
 }
 
@@ -72,7 +82,7 @@ fn outcomes(e: &Engine) -> Vec<(u32, Outcome)> {
 async fn command_action_recovers_on_first_attempt_via_run() {
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("web.up");
-    let (e, _) = engine(&touch_yaml(&marker, ""), &marker, None).await;
+    let (e, esc) = engine(&touch_yaml(&marker, ""), &marker, None).await;
     let (tx, rx) = tokio::sync::broadcast::channel(16);
     let runner = tokio::spawn(e.clone().run(rx));
     // Unrelated checks and non-Down transitions do nothing.
@@ -96,6 +106,21 @@ async fn command_action_recovers_on_first_attempt_via_run() {
     assert_eq!(h[0].trigger, "check:web");
     assert_eq!(h[0].action, format!("command: /usr/bin/touch {}", marker.display()));
     assert!(h[0].error.is_none());
+    {
+        let finished = esc.1.lock();
+        assert_eq!(finished.len(), 1, "the success is reported once");
+        assert_eq!(
+            (finished[0].0.as_str(), finished[0].1.as_str(), finished[0].2),
+            ("restart-web", "check:web", true)
+        );
+        assert!(
+            finished[0]
+                .3
+                .starts_with("recovered after 1 attempt(s) of command: /usr/bin/touch"),
+            "{}",
+            finished[0].3
+        );
+    }
     let mut m = String::new();
     e.write_metrics(&mut m);
     assert!(m.contains("# TYPE recovery_attempts_total counter"), "{m}");
@@ -129,6 +154,16 @@ async fn failing_action_retries_then_breaker_opens_and_escalates_once() {
     );
     assert!(e.history()[0].error.as_deref().unwrap_or("").contains("exit code 1"));
     assert!(esc.0.lock().is_empty(), "one failure is below the breaker threshold");
+    {
+        let finished = esc.1.lock();
+        assert_eq!(finished.len(), 1, "one report per recovery, not per attempt");
+        assert!(!finished[0].2);
+        assert!(
+            finished[0].3.starts_with("not recovered after 3 attempt(s)") && finished[0].3.contains("exit code 1"),
+            "{}",
+            finished[0].3
+        );
+    }
 
     e.handle_event(&down("web"));
     e.wait_idle().await;

@@ -545,6 +545,47 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
+/// The `CertificateExpiringSoon` warnings of https checks, as one generated
+/// rule group (`checks`), evaluated like any rule file's.
+fn certificate_rules(checks: &[probes::Check]) -> Option<rules::GroupSpec> {
+    let rules: Vec<rules::rulefile::RuleDef> = checks
+        .iter()
+        .filter_map(|c| match &c.kind {
+            probes::Kind::Http(h) => h.cert_expiry_warning.map(|warn| (c, warn)),
+            _ => None,
+        })
+        .map(|(c, warn)| rules::rulefile::RuleDef {
+            alert: Some("CertificateExpiringSoon".into()),
+            expr: format!(
+                "probe_ssl_earliest_cert_expiry{{check={:?}}} - time() < {}",
+                c.name,
+                warn.as_secs()
+            ),
+            labels: BTreeMap::from([("severity".to_string(), "warning".to_string())]),
+            annotations: BTreeMap::from([
+                (
+                    "summary".to_string(),
+                    format!("TLS certificate of check {} expires soon", c.name),
+                ),
+                (
+                    "description".to_string(),
+                    "The certificate chain expires in {{ $value | humanizeDuration }}.".to_string(),
+                ),
+            ]),
+            ..Default::default()
+        })
+        .collect();
+    (!rules.is_empty()).then(|| rules::GroupSpec {
+        file: "checks".into(),
+        def: rules::rulefile::GroupDef {
+            name: "checks".into(),
+            interval: None,
+            limit: 0,
+            rules,
+        },
+    })
+}
+
 /// Parses and validates config text; relative paths are taken from the
 /// working directory.
 pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
@@ -618,6 +659,21 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
     };
     for e in config.auth.validate() {
         err(Some("auth:"), e);
+    }
+    // Like every path in this file, a check's CA file is relative to it.
+    if let Some(dir) = base {
+        for c in &mut config.checks {
+            if let Some(ca) = c
+                .http
+                .as_mut()
+                .and_then(|h| h.tls.as_mut())
+                .and_then(|t| t.ca_file.as_mut())
+            {
+                if Path::new(ca.as_str()).is_relative() {
+                    *ca = dir.join(&*ca).to_string_lossy().into_owned();
+                }
+            }
+        }
     }
     match (probes::ProbesConfig {
         checks: config.checks.clone(),
@@ -708,6 +764,9 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
                 }
             }
         }
+    }
+    if let Some(group) = certificate_rules(&config.compiled_checks) {
+        config.loaded_rules.groups.push(group);
     }
     if let Some(tls) = &config.web.tls_server_config {
         for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {

@@ -232,3 +232,55 @@ recovery:
     assert!(!ok);
     assert!(err.contains("bad.yml:2: recovery: recovery strategy \"r\""), "{err}");
 }
+
+#[test]
+fn an_https_check_trusts_a_private_ca_and_warns_before_its_certificate_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = testkit::self_signed_cert(dir.path(), 3);
+    // The "service": Aerowatch itself serving HTTPS with that certificate.
+    let service = Server::start_tls(
+        "web:\n  tls_server_config: { cert_file: cert.pem, key_file: key.pem }\n",
+        &dir.path().join("service-data"),
+        std::fs::read(&cert).unwrap(),
+    );
+    assert!(key.exists());
+    let config = format!(
+        "global:
+  evaluation_interval: 500ms
+checks:
+  - name: secure
+    http: {{ url: \"https://localhost:{}/-/healthy\", tls: {{ ca_file: cert.pem }} }}
+    interval: 500ms
+    timeout: 400ms
+",
+        service.port
+    );
+    let s = Server::start(Some(&config), &dir.path().join("data"));
+    wait_for("the https check up", Duration::from_secs(10), || {
+        let v = s.get_json("/api/v1/checks");
+        let c = v["data"]["checks"].as_array()?.first()?.clone();
+        (c["state"] == "up").then_some(())
+    });
+    let alert = wait_for("CertificateExpiringSoon", Duration::from_secs(10), || {
+        let v = s.get_json("/api/v1/alerts");
+        v["data"]["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "CertificateExpiringSoon" && a["state"] == "firing")
+            .cloned()
+    });
+    assert_eq!(alert["labels"]["check"], "secure");
+    assert_eq!(alert["labels"]["severity"], "warning");
+    let description = alert["annotations"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("expires in 2d") || description.contains("expires in 3d"),
+        "{description}"
+    );
+    let rules = s.get_json("/api/v1/rules");
+    assert!(
+        rules
+            .to_string()
+            .contains("probe_ssl_earliest_cert_expiry{check=\\\"secure\\\"} - time() < 1209600"),
+        "{rules}"
+    );
+}

@@ -300,32 +300,7 @@ fn auth_tokens_enforce_scopes() {
 #[test]
 fn serves_https_with_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=aerowatch-test",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl (apt-get install openssl) makes the test certificate");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let (cert, _key) = testkit::self_signed_cert(dir.path(), 2);
     // Relative paths are taken from the config file's directory.
     let cfg = "web:\n  tls_server_config:\n    cert_file: cert.pem\n    key_file: key.pem\n";
     let s = Server::start_tls(cfg, &dir.path().join("data"), std::fs::read(&cert).unwrap());

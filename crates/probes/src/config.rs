@@ -1,16 +1,20 @@
 //! The `checks:` configuration: the YAML shape (`*Config` types, kept verbatim so a
 //! reload can tell unchanged checks apart) and its validated, compiled form ([`Check`]).
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use model::PromDuration;
 use regex::Regex;
+
+use crate::tls::TlsTrust;
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_FAILURE_THRESHOLD: u32 = 3;
 const DEFAULT_SUCCESS_THRESHOLD: u32 = 1;
+const DEFAULT_CERT_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
 
 /// The `checks:` section as written.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -140,6 +144,26 @@ pub struct HttpConfig {
     /// Follow 3xx redirects (default true).
     #[serde(default = "default_true")]
     pub follow_redirects: bool,
+    /// For https URLs: raise a `CertificateExpiringSoon` warning alert when
+    /// the certificate chain expires within this long (default 14d; `0s` turns
+    /// it off). The probe itself keeps passing until the certificate is invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expiry_warning: Option<PromDuration>,
+    /// Whom to trust for https: a private CA, or nobody in particular.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<HttpTlsConfig>,
+}
+
+/// `tls:` of an http check, as written (Prometheus' `tls_config` names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTlsConfig {
+    /// PEM file of CA certificates trusted besides the public roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// Accept any certificate (expiry is still recorded).
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
 }
 
 fn default_true() -> bool {
@@ -292,6 +316,10 @@ pub struct HttpCheck {
     pub max_latency: Option<Duration>,
     /// Follow redirects.
     pub follow_redirects: bool,
+    /// Warn this long before the certificate expires (https only; `None`: off).
+    pub cert_expiry_warning: Option<Duration>,
+    /// Trust other than the public roots.
+    pub tls: Option<Arc<TlsTrust>>,
 }
 
 /// A compiled `dns:` check.
@@ -484,6 +512,31 @@ fn compile_http(h: &HttpConfig, p: &mut impl FnMut(String)) -> Option<HttpCheck>
     if !ok {
         return None;
     }
+    let tls = match &h.tls {
+        None => None,
+        Some(t) => {
+            let extra_roots = match t.ca_file.as_deref().map(TlsTrust::from_ca_file) {
+                None => Vec::new(),
+                Some(Ok(certs)) => certs,
+                Some(Err(e)) => {
+                    p(format!("tls.ca_file: {e}"));
+                    return None;
+                }
+            };
+            Some(Arc::new(TlsTrust {
+                extra_roots,
+                insecure_skip_verify: t.insecure_skip_verify,
+            }))
+        }
+    };
+    let cert_expiry_warning = url
+        .as_ref()
+        .filter(|u| u.scheme() == "https")
+        .map(|_| {
+            h.cert_expiry_warning
+                .map_or(DEFAULT_CERT_EXPIRY_WARNING, PromDuration::get)
+        })
+        .filter(|d| !d.is_zero());
     Some(HttpCheck {
         url: url?,
         method: method?,
@@ -495,6 +548,8 @@ fn compile_http(h: &HttpConfig, p: &mut impl FnMut(String)) -> Option<HttpCheck>
         json_field: h.json_field.clone(),
         max_latency: h.max_latency.map(PromDuration::get),
         follow_redirects: h.follow_redirects,
+        cert_expiry_warning,
+        tls,
     })
 }
 

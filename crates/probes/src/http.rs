@@ -1,8 +1,12 @@
 //! HTTP(S) probes: one request, the body read up to a cap, then the assertions.
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use crate::config::{HttpCheck, JsonFieldConfig};
-use crate::tls::{self, ExpiryLog};
+use crate::tls::{self, ExpiryLog, TlsTrust};
 use crate::Attempt;
 
 /// Bodies are read at most this far: a health endpoint that streams a gigabyte
@@ -15,24 +19,37 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) struct HttpClients {
     follow: reqwest::Client,
     no_follow: reqwest::Client,
+    /// Clients of checks with their own `tls:` trust, made on first use and
+    /// shared by every check with the same trust (each pools connections).
+    custom: Arc<Mutex<HashMap<TlsTrust, (reqwest::Client, reqwest::Client)>>>,
     expiry: ExpiryLog,
+}
+
+/// The follow-redirects and no-redirects clients for one trust.
+fn build_clients(expiry: &ExpiryLog, trust: &TlsTrust) -> Result<(reqwest::Client, reqwest::Client), String> {
+    let tls = tls::client_config(expiry.clone(), trust)?;
+    let build = |policy| {
+        reqwest::Client::builder()
+            .redirect(policy)
+            .user_agent(concat!("aerowatch-probes/", env!("CARGO_PKG_VERSION")))
+            .use_preconfigured_tls(tls.clone())
+            .build()
+            .map_err(|e| error_chain(&e))
+    };
+    Ok((
+        build(reqwest::redirect::Policy::limited(10))?,
+        build(reqwest::redirect::Policy::none())?,
+    ))
 }
 
 impl HttpClients {
     pub(crate) fn new() -> Result<Self, String> {
         let expiry = ExpiryLog::default();
-        let tls = tls::client_config(expiry.clone())?;
-        let build = |policy| {
-            reqwest::Client::builder()
-                .redirect(policy)
-                .user_agent(concat!("aerowatch-probes/", env!("CARGO_PKG_VERSION")))
-                .use_preconfigured_tls(tls.clone())
-                .build()
-                .map_err(|e| error_chain(&e))
-        };
+        let (follow, no_follow) = build_clients(&expiry, &TlsTrust::default())?;
         Ok(HttpClients {
-            follow: build(reqwest::redirect::Policy::limited(10))?,
-            no_follow: build(reqwest::redirect::Policy::none())?,
+            follow,
+            no_follow,
+            custom: Arc::default(),
             expiry,
         })
     }
@@ -70,12 +87,37 @@ pub(crate) async fn probe(clients: &HttpClients, check: &HttpCheck) -> Attempt {
     attempt
 }
 
+impl HttpClients {
+    /// The client for a check: the shared default one, or the one of its trust.
+    fn for_check(&self, check: &HttpCheck) -> Result<reqwest::Client, String> {
+        let pair = match &check.tls {
+            None => (&self.follow, &self.no_follow),
+            Some(trust) => {
+                let mut custom = self.custom.lock();
+                let pair = match custom.get(trust) {
+                    Some(pair) => pair.clone(),
+                    None => {
+                        let pair = build_clients(&self.expiry, trust)?;
+                        custom.insert(trust.as_ref().clone(), pair.clone());
+                        pair
+                    }
+                };
+                return Ok(if check.follow_redirects { pair.0 } else { pair.1 });
+            }
+        };
+        Ok(if check.follow_redirects {
+            pair.0.clone()
+        } else {
+            pair.1.clone()
+        })
+    }
+}
+
 async fn request(clients: &HttpClients, check: &HttpCheck) -> Attempt {
     let start = Instant::now();
-    let client = if check.follow_redirects {
-        &clients.follow
-    } else {
-        &clients.no_follow
+    let client = match clients.for_check(check) {
+        Ok(c) => c,
+        Err(e) => return Attempt::failed(format!("TLS setup: {e}")),
     };
     let mut req = client
         .request(check.method.clone(), check.url.clone())

@@ -42,6 +42,7 @@ pub use config::{Check, CheckConfig, ConfigError, DnsCheck, DnsConfig, Kind, Pro
 pub use http::MAX_BODY_BYTES;
 pub use scheduler::{jitter_offset, CheckStatus, HealthEntry, Scheduler, SchedulerOptions, UptimeRatios};
 pub use state::{State, StateEvent};
+pub use tls::TlsTrust;
 
 /// Errors setting probing up.
 #[derive(Debug, thiserror::Error)]

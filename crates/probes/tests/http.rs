@@ -176,7 +176,65 @@ async fn https_records_certificate_expiry_even_when_untrusted() {
     assert!(r.error.as_deref().unwrap().contains("certificate"), "{r:?}");
     assert_eq!(r.tls_cert_expiry, Some(2_111_055_717));
 
+    // Trusting nobody in particular, it passes.
+    let c = one(&format!(
+        "checks:\n  - name: tls\n    interval: 5s\n    timeout: 2s\n    http: {{ url: \"https://localhost:{}/\", tls: {{ insecure_skip_verify: true }} }}\n",
+        addr.port()
+    ));
+    let r = Prober::new().unwrap().probe(&c).await;
+    assert!(r.success, "{r:?}");
+    assert_eq!(r.tls_cert_expiry, Some(2_111_055_717));
+    let bad = probes::ProbesConfig::from_yaml(
+        "checks:\n  - name: x\n    http: { url: \"https://localhost/\", tls: { ca_file: /nonexistent.pem } }\n",
+    )
+    .unwrap();
+    let e = bad.validate().unwrap_err().problems;
+    assert!(
+        e.iter()
+            .any(|m| m.contains("tls.ca_file: cannot read /nonexistent.pem")),
+        "{e:?}"
+    );
+
     let plain = target().await;
     let r = Prober::new().unwrap().probe(&http_check(&plain.url("/ok"), "")).await;
     assert_eq!(r.tls_cert_expiry, None);
+}
+
+#[tokio::test]
+async fn a_private_ca_is_trusted_through_ca_file() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = testkit::self_signed_cert(dir.path(), 3);
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+        .await
+        .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(async move {
+        axum_server::from_tcp_rustls(listener, tls)
+            .serve(app.into_make_service())
+            .await
+            .unwrap();
+    });
+    let url = format!("https://localhost:{port}/");
+    let untrusted = one(&format!("checks:\n  - name: t\n    http: {{ url: \"{url}\" }}\n"));
+    let r = Prober::new().unwrap().probe(&untrusted).await;
+    assert!(!r.success, "not trusted without its CA: {r:?}");
+    let trusted = one(&format!(
+        "checks:\n  - name: t\n    http: {{ url: \"{url}\", tls: {{ ca_file: \"{}\" }} }}\n",
+        cert.display()
+    ));
+    let r = Prober::new().unwrap().probe(&trusted).await;
+    assert!(r.success, "{r:?}");
+    let left = r.tls_cert_expiry.unwrap() - model::now_millis() / 1000;
+    assert!((2 * 86_400..=3 * 86_400).contains(&left), "expires in {left}s");
+    match &trusted.kind {
+        probes::Kind::Http(h) => assert_eq!(
+            h.cert_expiry_warning,
+            Some(std::time::Duration::from_secs(14 * 86_400)),
+            "https checks warn 14 days ahead by default"
+        ),
+        other => panic!("{other:?}"),
+    }
 }

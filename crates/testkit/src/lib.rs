@@ -66,3 +66,36 @@ fn on_path(name: &str) -> Vec<PathBuf> {
         .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect())
         .unwrap_or_default()
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1 (not a CA, so
+/// it can serve as a leaf and be trusted as its own root), valid for `days`,
+/// made by `openssl` (Debian's `openssl`, installed by `.ci/run`). Returns
+/// the PEM paths `(cert, key)` in `dir`.
+pub fn self_signed_cert(dir: &std::path::Path, days: u32) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            &days.to_string(),
+        ])
+        .args(["-subj", "/CN=aerowatch-test"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap_or_else(|e| panic!("openssl (apt-get install openssl) makes test certificates: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}

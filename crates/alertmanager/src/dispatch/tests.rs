@@ -606,7 +606,14 @@ async fn async_driver_delivers_with_real_time() {
         .unwrap();
     assert_eq!(n.group_key, "{}:{}");
     assert_eq!(names(&n), ["Fast:firing"]);
-    // Reload while running: the new dispatcher takes over and dedups.
+    // Reload while running: the new dispatcher takes over and dedups. The
+    // log entry is written when the delivery completes, just after the
+    // notifier returned: wait for it, or the reload races the delivery.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while am.nflog().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the delivery was never logged");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     am.reload(Config::parse(FAST, "fast.yml").unwrap()).unwrap();
     assert!(tokio::time::timeout(Duration::from_millis(400), rx.recv())
         .await

@@ -82,8 +82,8 @@ checks:
     let expect = [
         r#"check "web": timeout must be shorter than interval"#,
         r#"check "web": duplicate name"#,
-        r#"check "none": exactly one of http, tcp, command, redis, dns is required, found none"#,
-        r#"check "both": exactly one of http, tcp, command, redis, dns is allowed, found several"#,
+        r#"check "none": exactly one of http, tcp, command, redis, dns, postgres is required, found none"#,
+        r#"check "both": exactly one of http, tcp, command, redis, dns, postgres is allowed, found several"#,
         r#"check "badurl": invalid url "not a url""#,
         r#"check "ftp": invalid url "ftp://host/": scheme must be http or https"#,
         r#"check "badre": invalid body_regex"#,

@@ -117,6 +117,19 @@ impl Server {
     /// answered 200 (polled every 5 ms).
     pub fn start(&mut self) -> Duration {
         assert!(self.child.is_none(), "already running");
+        if self.flavor == Flavor::Aerowatch {
+            // Prometheus runs no host collector: neither does Aerowatch here,
+            // and its live samples would also make the benches' back-dated
+            // data out of bounds.
+            let text = fs::read_to_string(&self.config).unwrap_or_default();
+            if !text.contains("collectors:") {
+                fs::write(
+                    &self.config,
+                    format!("{text}\ncollectors:\n  host: {{ enabled: false }}\n"),
+                )
+                .expect("write config");
+            }
+        }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -6,8 +6,10 @@
 //! remote write, then runs a fixed set of dashboard and alerting queries as
 //! instant queries and as 1 h range queries at 15 s and 60 s steps, each
 //! `BENCH_REPEAT` times, and prints the median latency per query and server
-//! and the ratio. Sizes: `BENCH_SERIES` (default 10000 node series),
-//! `BENCH_ROUNDS` (default 260 = 65 min at 15 s), `BENCH_REPEAT` (7).
+//! and the ratio. `BENCH_ONLY` (a substring of the query) and `BENCH_MODE`
+//! (`instant`, `1h @15s`, `1h @60s`) pick cells, for profiling one of them.
+//! Sizes: `BENCH_SERIES` (default 10000 node series),
+//! `BENCH_ROUNDS` (default 260 = 65 min at 15 s), `BENCH_REPEAT` (15).
 //!
 //! `cargo bench -p aerowatch --bench query`
 mod support;
@@ -171,14 +173,21 @@ fn load(server: &Server, node: &dataset::Workload, app: &[Vec<u8>]) {
 
 /// Runs one query `repeat` times; returns the median latency and the size
 /// of the answer (to check both servers return the same amount).
+/// Median latency, answer size and status of `path` on one server: one
+/// untimed request first (whatever the server caches is then warm), then
+/// `repeat` timed ones back to back. One server at a time on purpose: when
+/// requests alternate, each server's background work after a query (Go's
+/// concurrent GC above all) lands on the other's next request on 2 cores.
 fn time_query(conn: &mut Conn, path: &str, repeat: usize) -> (Duration, usize, String) {
-    let mut times = Vec::new();
+    let mut times = Vec::with_capacity(repeat);
     let mut size = 0;
     let mut status = String::new();
-    for _ in 0..repeat {
+    for round in 0..=repeat {
         let start = Instant::now();
         let resp = conn.request("GET", path, &[], &[]).expect("query");
-        times.push(start.elapsed());
+        if round > 0 {
+            times.push(start.elapsed());
+        }
         size = resp.body.len();
         status = if resp.status == 200 {
             "ok".into()
@@ -193,7 +202,7 @@ fn time_query(conn: &mut Conn, path: &str, repeat: usize) -> (Duration, usize, S
 fn main() {
     let series = env_num("BENCH_SERIES", 10_000usize);
     let rounds = env_num("BENCH_ROUNDS", 260usize);
-    let repeat = env_num("BENCH_REPEAT", 7usize).max(1);
+    let repeat = env_num("BENCH_REPEAT", 15usize).max(1);
     let prometheus = std::env::var("BENCH_PROMETHEUS").unwrap_or_else(|_| "/usr/bin/prometheus".into());
     let spec = Spec {
         targets: (series / 500).max(1),
@@ -247,8 +256,13 @@ fn main() {
     println!("|---|---|--:|--:|--:|--:|");
     let mut ratios = Vec::new();
     let mut conns: Vec<Conn> = servers.iter().map(|s| Conn::new(s.port)).collect();
-    for q in QUERIES {
-        for (mode, params) in &modes {
+    let only = std::env::var("BENCH_ONLY").ok();
+    let only_mode = std::env::var("BENCH_MODE").ok();
+    for q in QUERIES.iter().filter(|q| only.as_deref().is_none_or(|o| q.contains(o))) {
+        for (mode, params) in modes
+            .iter()
+            .filter(|(m, _)| only_mode.as_deref().is_none_or(|o| m == o))
+        {
             let endpoint = if mode == "instant" { "query" } else { "query_range" };
             let path = format!("/api/v1/{endpoint}?query={}&{params}", urlencode(q));
             let results: Vec<(Duration, usize, String)> =

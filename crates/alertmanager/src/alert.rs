@@ -186,7 +186,7 @@ impl Alert {
             }
         }
         if let Some(l) = self.labels.iter().find(|l| !is_valid_label_name(&l.name)) {
-            return Err(AlertValidationError::InvalidLabelName(l.name.clone()));
+            return Err(AlertValidationError::InvalidLabelName(l.name.to_string()));
         }
         if self.labels.is_empty() {
             return Err(AlertValidationError::NoLabels);

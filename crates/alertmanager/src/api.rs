@@ -162,7 +162,7 @@ pub struct GettableAlert {
 }
 
 fn labels_map(l: &Labels) -> BTreeMap<String, String> {
-    l.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+    l.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect()
 }
 
 impl GettableAlert {

@@ -88,7 +88,7 @@ impl RouteNode {
             return labels.clone();
         }
         let mut b = model::LabelsBuilder::new();
-        for l in labels.iter().filter(|l| self.opts.group_by.contains(&l.name)) {
+        for l in labels.iter().filter(|l| self.opts.group_by.contains(l.name.as_str())) {
             b.set(l.name.clone(), l.value.clone());
         }
         b.build()

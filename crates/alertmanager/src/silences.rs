@@ -390,7 +390,12 @@ impl Silences {
             }
         };
         for l in labels.iter() {
-            if let Some(sils) = st.index.by_label.get(&l.name).and_then(|v| v.get(&l.value)) {
+            if let Some(sils) = st
+                .index
+                .by_label
+                .get(l.name.as_str())
+                .and_then(|v| v.get(l.value.as_str()))
+            {
                 sils.iter().for_each(&mut consider);
             }
         }

@@ -1,5 +1,7 @@
 use std::fmt;
 
+use crate::SharedStr;
+
 /// The reserved label that holds a series' metric name.
 pub const METRIC_NAME: &str = "__name__";
 
@@ -7,14 +9,14 @@ pub const METRIC_NAME: &str = "__name__";
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
     /// Label name, e.g. `job`.
-    pub name: String,
+    pub name: SharedStr,
     /// Label value, e.g. `node`.
-    pub value: String,
+    pub value: SharedStr,
 }
 
 impl Label {
     /// A label from anything string-like.
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<SharedStr>, value: impl Into<SharedStr>) -> Self {
         Label {
             name: name.into(),
             value: value.into(),
@@ -36,7 +38,7 @@ impl Labels {
 
     /// Builds a label set from pairs in any order; later duplicates win and
     /// empty values are dropped.
-    pub fn from_pairs<N: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
+    pub fn from_pairs<N: Into<SharedStr>, V: Into<SharedStr>>(pairs: impl IntoIterator<Item = (N, V)>) -> Self {
         let mut b = LabelsBuilder::new();
         for (n, v) in pairs {
             b.set(n, v);
@@ -172,7 +174,7 @@ impl LabelsBuilder {
     }
 
     /// Sets `name` to `value`; an empty value deletes the label.
-    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
+    pub fn set(&mut self, name: impl Into<SharedStr>, value: impl Into<SharedStr>) -> &mut Self {
         let name = name.into();
         let value = value.into();
         match self.labels.binary_search_by(|l| l.name.cmp(&name)) {

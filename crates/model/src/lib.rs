@@ -7,6 +7,7 @@ mod duration;
 mod labels;
 mod matcher;
 mod sample;
+mod shared_str;
 
 pub use duration::{format_duration, parse_duration, DurationError, PromDuration};
 pub use labels::{
@@ -14,6 +15,7 @@ pub use labels::{
 };
 pub use matcher::{MatchType, Matcher, MatcherError};
 pub use sample::{is_stale_nan, Sample, STALE_NAN, STALE_NAN_BITS};
+pub use shared_str::SharedStr;
 
 /// Milliseconds since the Unix epoch, the time unit of every sample.
 pub type Timestamp = i64;

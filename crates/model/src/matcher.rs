@@ -45,7 +45,9 @@ enum RegexKind {
     /// The pattern is `.*`: matches everything, including the empty value.
     Any,
     /// Anything else, compiled anchored as `^(?:pattern)$`.
-    General(Regex),
+    /// Shared: a query's expression is cloned per evaluation, and clones of one
+    /// `Arc<Regex>` also share its match caches.
+    General(std::sync::Arc<Regex>),
 }
 
 /// A label matcher with Prometheus semantics: a missing label matches as the
@@ -152,13 +154,9 @@ fn is_regex_meta(c: char) -> bool {
 }
 
 fn compile(name: &str, pattern: &str) -> Result<RegexKind, MatcherError> {
-    // Compile first so that invalid patterns are always reported, even when a
-    // fast path would otherwise apply.
-    let re = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| MatcherError {
-        name: name.to_string(),
-        pattern: pattern.to_string(),
-        reason: e.to_string(),
-    })?;
+    // The fast paths' patterns (no metacharacters but a trailing `.*`) are
+    // always valid, so they skip compiling, which costs more than most
+    // queries take to evaluate.
     if pattern == ".*" {
         return Ok(RegexKind::Any);
     }
@@ -170,7 +168,12 @@ fn compile(name: &str, pattern: &str) -> Result<RegexKind, MatcherError> {
             return Ok(RegexKind::Prefix(prefix.to_string()));
         }
     }
-    Ok(RegexKind::General(re))
+    let re = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| MatcherError {
+        name: name.to_string(),
+        pattern: pattern.to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(RegexKind::General(std::sync::Arc::new(re)))
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ pub fn template_data(n: &Notification, alerts: &[NotificationAlert], external_ur
     let group_labels: BTreeMap<String, String> = n
         .group_labels
         .iter()
-        .map(|l| (l.name.clone(), l.value.clone()))
+        .map(|l| (l.name.to_string(), l.value.to_string()))
         .collect();
     AlertmanagerData::new(
         &n.receiver,
@@ -371,7 +371,7 @@ pub fn alert_data(a: &NotificationAlert) -> AlertData {
             .alert
             .labels
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (l.name.to_string(), l.value.to_string()))
             .collect(),
         annotations: a.alert.annotations.clone(),
         starts_at: go_time(Some(a.alert.starts_at)),

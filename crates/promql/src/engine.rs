@@ -352,7 +352,29 @@ pub fn prepare(query: &str) -> Result<Prepared, QueryError> {
     Ok(Prepared { node: parse(query)? })
 }
 
+/// Parsed expressions by query text. Dashboards and API clients send the
+/// same few queries over and over, and parsing one compiles its regex
+/// matchers, which can cost more than evaluating it. Bounded: emptied when
+/// full, so an unbounded stream of distinct queries costs at most this many.
+const PARSED_CACHE_ENTRIES: usize = 512;
+
 fn parse(query: &str) -> Result<Node, QueryError> {
+    static PARSED: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashMap<String, Node>>> =
+        std::sync::OnceLock::new();
+    let cache = PARSED.get_or_init(Default::default);
+    if let Some(node) = cache.lock().get(query) {
+        return Ok(node.clone());
+    }
+    let node = parse_uncached(query)?;
+    let mut cache = cache.lock();
+    if cache.len() >= PARSED_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(query.to_string(), node.clone());
+    Ok(node)
+}
+
+fn parse_uncached(query: &str) -> Result<Node, QueryError> {
     register_functions();
     if query.trim().is_empty() {
         return Err(QueryError::Parse(

@@ -63,6 +63,12 @@ impl<'a> Resolver<'a> {
     pub fn get(&self, id: Sym) -> &'a str {
         self.0.get(id).map(|s| &**s).unwrap_or("")
     }
+
+    /// The string behind `id`, shared with the table: a reference-count
+    /// increment, no copy.
+    pub fn shared(&self, id: Sym) -> model::SharedStr {
+        self.0.get(id).map(model::SharedStr::from).unwrap_or_default()
+    }
 }
 
 /// A thread-safe, append-only string interner.

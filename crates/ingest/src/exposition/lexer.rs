@@ -530,8 +530,8 @@ impl<'a> LabelAsm<'a> {
                 continue;
             }
             out.push(Label {
-                name: name.to_owned(),
-                value: value.into_string(true),
+                name: name.into(),
+                value: value.into_string(true).into(),
             });
         }
         Ok(Labels::from_sorted_unchecked(out))

@@ -59,7 +59,7 @@ struct Group {
 }
 
 fn to_map(l: &Labels) -> BTreeMap<String, String> {
-    l.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+    l.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect()
 }
 
 fn to_labels(m: &BTreeMap<String, String>) -> Labels {

@@ -185,7 +185,7 @@ pub fn merge_target_labels(scraped: &Labels, target: &Labels, honor_labels: bool
         let mut conflicts = Vec::new();
         for l in target.iter() {
             if let Some(v) = scraped.get(&l.name).filter(|v| !v.is_empty()) {
-                conflicts.push((l.name.clone(), v.to_string()));
+                conflicts.push((l.name.to_string(), v.to_string()));
             }
             lb.set(l.name.clone(), l.value.clone());
         }

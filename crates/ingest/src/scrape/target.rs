@@ -332,9 +332,9 @@ pub(crate) fn target_url(labels: &Labels, params: &BTreeMap<String, Vec<String>>
     for l in labels.iter() {
         if let Some(k) = l.name.strip_prefix(PARAM_LABEL_PREFIX) {
             match params.get_mut(k) {
-                Some(v) if !v.is_empty() => v[0] = l.value.clone(),
+                Some(v) if !v.is_empty() => v[0] = l.value.to_string(),
                 _ => {
-                    params.insert(k.to_string(), vec![l.value.clone()]);
+                    params.insert(k.to_string(), vec![l.value.to_string()]);
                 }
             }
         }

@@ -44,7 +44,7 @@ fn group_labels(metric: &Labels, grouping: &[String], without: bool) -> Labels {
         b.build()
     } else {
         let mut b: LabelsBuilder = metric.to_builder();
-        b.retain(|l| grouping.binary_search(&l.name).is_ok());
+        b.retain(|l| grouping.binary_search_by(|g| g.as_str().cmp(l.name.as_str())).is_ok());
         b.build()
     }
 }

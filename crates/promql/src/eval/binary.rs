@@ -179,7 +179,7 @@ impl Signatures {
     fn id(&mut self, l: &Labels, m: &VectorMatching) -> u32 {
         self.buf.clear();
         for lb in l.iter() {
-            let listed = m.matching_labels.contains(&lb.name);
+            let listed = m.matching_labels.iter().any(|n| *n == lb.name);
             let include = if m.on {
                 listed
             } else {
@@ -204,7 +204,7 @@ impl Signatures {
 /// `labels.MatchLabels` for error messages.
 fn match_labels(l: &Labels, m: &VectorMatching) -> Labels {
     let pairs = l.iter().filter(|lb| {
-        let listed = m.matching_labels.contains(&lb.name);
+        let listed = m.matching_labels.iter().any(|n| *n == lb.name);
         m.on == listed && (m.on || lb.name != METRIC_NAME)
     });
     Labels::from_pairs(pairs.map(|lb| (lb.name.clone(), lb.value.clone())))
@@ -218,7 +218,7 @@ fn result_metric(lhs: &Labels, rhs: &Labels, op: BinOp, m: &VectorMatching) -> L
     }
     if m.card == Card::OneToOne {
         if m.on {
-            lb.retain(|l| m.matching_labels.contains(&l.name));
+            lb.retain(|l| m.matching_labels.iter().any(|n| *n == l.name));
         } else {
             for n in &m.matching_labels {
                 lb.del(n);

@@ -15,7 +15,7 @@ use crate::AppState;
 pub fn labels_json(l: &Labels) -> Value {
     let mut m = Map::new();
     for label in l {
-        m.insert(label.name.clone(), Value::String(label.value.clone()));
+        m.insert(label.name.to_string(), Value::String(label.value.to_string()));
     }
     Value::Object(m)
 }

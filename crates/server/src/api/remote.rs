@@ -149,8 +149,8 @@ pub async fn read(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Byt
                         .labels
                         .iter()
                         .map(|l| proto::Label {
-                            name: l.name.clone(),
-                            value: l.value.clone(),
+                            name: l.name.to_string(),
+                            value: l.value.to_string(),
                         })
                         .collect(),
                     samples: s

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use model::{Label, Labels};
+use model::{Label, Labels, SharedStr};
 
 use super::BlockError;
 use crate::encoding::{put_str, put_uvarint, put_varint, DecodeError, Decoder};
@@ -155,7 +155,7 @@ pub(crate) struct SeriesRecord {
 pub(crate) struct Index {
     bytes: Vec<u8>,
     file: PathBuf,
-    symbols: Vec<String>,
+    symbols: Vec<SharedStr>,
     series: Range<usize>,
     postings: Range<usize>,
     names: Vec<NameEntry>,
@@ -267,7 +267,7 @@ impl Index {
 
     /// The symbol `id` (validated ids only; "" otherwise).
     fn sym(&self, id: u32) -> &str {
-        self.symbols.get(id as usize).map(String::as_str).unwrap_or("")
+        self.symbols.get(id as usize).map(SharedStr::as_str).unwrap_or("")
     }
 
     fn lookup(&self, s: &str) -> Option<u32> {
@@ -416,20 +416,20 @@ fn at_err(d: &Decoder, len: usize) -> impl Fn(DecodeError) -> (usize, String) {
     move |e| (at, e.to_string())
 }
 
-fn parse_symbols(b: &[u8]) -> ParseRes<Vec<String>> {
+fn parse_symbols(b: &[u8]) -> ParseRes<Vec<SharedStr>> {
     let mut d = Decoder::new(b);
     let n = d.uvarint().map_err(at_err(&d, b.len()))?;
     if n > d.remaining() as u64 {
         return Err((0, format!("{n} symbols in {} bytes", b.len())));
     }
-    let mut out: Vec<String> = Vec::with_capacity(n as usize);
+    let mut out: Vec<SharedStr> = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let at = b.len() - d.remaining();
         let s = d.str().map_err(at_err(&d, b.len()))?;
         if out.last().is_some_and(|p| p.as_str() >= s) {
             return Err((at, "symbols not strictly sorted".into()));
         }
-        out.push(s.to_string());
+        out.push(SharedStr::from(s));
     }
     if d.remaining() != 0 {
         return Err((b.len() - d.remaining(), "trailing bytes after the symbols".into()));

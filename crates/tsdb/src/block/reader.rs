@@ -422,7 +422,7 @@ impl Querier for BlockQuerier {
                 }
             }
         }
-        Ok(names.into_iter().collect())
+        Ok(names.into_iter().map(String::from).collect())
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>, QueryError> {

@@ -135,11 +135,11 @@ pub(crate) fn check_querier(q: &dyn Querier, data: &Expected, mint: i64, maxt: i
 
         let names: Vec<String> = if matchers.is_empty() {
             data.iter()
-                .flat_map(|(l, _)| l.iter().map(|x| x.name.clone()))
+                .flat_map(|(l, _)| l.iter().map(|x| x.name.to_string()))
                 .collect::<BTreeSet<_>>()
         } else {
             want.iter()
-                .flat_map(|(l, _)| l.iter().map(|x| x.name.clone()))
+                .flat_map(|(l, _)| l.iter().map(|x| x.name.to_string()))
                 .collect::<BTreeSet<_>>()
         }
         .into_iter()

@@ -288,7 +288,10 @@ impl MemSeries {
         Labels::from_sorted_unchecked(
             self.labels
                 .iter()
-                .map(|(n, v)| Label::new(resolve.get(*n), resolve.get(*v)))
+                .map(|(n, v)| Label {
+                    name: resolve.shared(*n),
+                    value: resolve.shared(*v),
+                })
                 .collect(),
         )
     }

@@ -49,6 +49,8 @@ pub struct QueryOptions {
     pub lookback_delta_ms: Option<i64>,
     /// Whether the caller wants statistics (they are always computed).
     pub stats: bool,
+    /// The request's own `timeout`, when shorter than the engine's.
+    pub timeout: Option<Duration>,
 }
 
 /// One sample of an instant-vector result.
@@ -386,6 +388,14 @@ fn parse_uncached(query: &str) -> Result<Node, QueryError> {
     ast::convert(&expr)
 }
 
+/// The text of a panic's payload.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
 /// Sets the cancel flag if the query future is dropped before it finishes.
 struct CancelOnDrop {
     flag: Arc<AtomicBool>,
@@ -588,7 +598,7 @@ impl Engine {
         opts: QueryOptions,
     ) -> Result<QueryResult, QueryError> {
         let exec_start = Instant::now();
-        let deadline = exec_start + self.opts.timeout;
+        let deadline = exec_start + opts.timeout.map_or(self.opts.timeout, |t| t.min(self.opts.timeout));
         let permit = match tokio::time::timeout_at(deadline.into(), self.slots.clone().acquire_owned()).await {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => return Err(QueryError::Canceled("query queue".into())),
@@ -616,26 +626,34 @@ impl Engine {
             max_samples: self.opts.max_samples,
             default_subquery_step: self.opts.default_subquery_step_ms,
         };
-        let handle = tokio::task::spawn_blocking(move || {
+        let evaluate = move || {
             let _permit = permit;
             let mut stats = QueryStats::default();
             let res = run(job, &mut stats);
             (res, stats)
-        });
-        let joined = handle.await;
+        };
+        // On the multi-threaded runtime the query runs on this worker thread,
+        // which hands its other tasks to a new worker meanwhile: no wake-up of
+        // a blocking-pool thread and back, which is most of a small query's
+        // latency. Elsewhere (current-thread runtimes in tests) it goes to
+        // the blocking pool.
+        let joined: Result<_, String> =
+            if tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(evaluate)))
+                    .map_err(|p| panic_message(p.as_ref()))
+            } else {
+                tokio::task::spawn_blocking(evaluate).await.map_err(|e| {
+                    if e.is_panic() {
+                        panic_message(e.into_panic().as_ref())
+                    } else {
+                        "evaluation task canceled".into()
+                    }
+                })
+            };
         guard.done = true;
         let (res, mut stats) = match joined {
             Ok(r) => r,
-            Err(e) => {
-                let msg = if e.is_panic() {
-                    let p = e.into_panic();
-                    p.downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "panic".into())
-                } else {
-                    "evaluation task canceled".into()
-                };
+            Err(msg) => {
                 tracing::error!(error = %msg, "query evaluation panicked");
                 return Err(QueryError::Execution(format!("unexpected error: {msg}")));
             }

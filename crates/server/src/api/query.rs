@@ -128,7 +128,10 @@ fn queryable(st: &AppState) -> Arc<dyn Queryable> {
 pub async fn query(State(st): State<Arc<AppState>>, params: Params) -> Result<Response, ApiError> {
     let t = time_param(&params, "time", model::now_millis())?;
     let timeout = timeout_param(&params)?;
-    let opts = query_opts(&params)?;
+    let opts = QueryOptions {
+        timeout,
+        ..query_opts(&params)?
+    };
     let stats = opts.stats;
     let q = params.get("query").unwrap_or_default();
     let res = with_timeout(st.engine.instant(queryable(&st), q, t, opts), timeout).await?;
@@ -140,7 +143,10 @@ pub async fn query(State(st): State<Arc<AppState>>, params: Params) -> Result<Re
 pub async fn query_range(State(st): State<Arc<AppState>>, params: Params) -> Result<Response, ApiError> {
     let (start, end, step_ms) = range_params(&params)?;
     let timeout = timeout_param(&params)?;
-    let opts = query_opts(&params)?;
+    let opts = QueryOptions {
+        timeout,
+        ..query_opts(&params)?
+    };
     let stats = opts.stats;
     let q = params.get("query").unwrap_or_default();
     let res = with_timeout(st.engine.range(queryable(&st), q, start, end, step_ms, opts), timeout).await?;

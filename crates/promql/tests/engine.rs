@@ -655,7 +655,7 @@ fn per_query_lookback_override() {
     let (_t, q) = store(&[("m", &[(0, 1.0)])]);
     let opts = QueryOptions {
         lookback_delta_ms: Some(30_000),
-        stats: false,
+        ..Default::default()
     };
     assert!(instant_with(&engine(), &q, "m", 31_000, opts.clone())
         .unwrap()

@@ -874,6 +874,38 @@ fn timeout_stops_a_big_query() {
     assert!(matches!(e, QueryError::Timeout(_)), "{e:?}");
 }
 
+/// The request's own `timeout` bounds evaluation too, also when the query
+/// runs on the request's worker thread (the multi-threaded runtime).
+#[test]
+fn the_request_timeout_stops_a_big_query_on_the_worker_thread() {
+    let samples: Vec<(i64, f64)> = (0..20_000).map(|i| (i * 1000, i as f64)).collect();
+    let owned: Vec<String> = (0..50).map(|i| format!("m{{i=\"{i}\"}}")).collect();
+    let series: Vec<(&str, &[(i64, f64)])> = owned.iter().map(|s| (s.as_str(), &samples[..])).collect();
+    let (_t, q) = store(&series);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let eng = engine();
+    let expr = "sum(rate(m[1h])) + count_over_time(m[30m:1s])";
+    let opts = QueryOptions {
+        timeout: Some(Duration::from_millis(1)),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let e = rt
+        .block_on(eng.range(q.clone(), expr, 0, 19_999_000, 2000, opts))
+        .unwrap_err();
+    assert_eq!(e, QueryError::Timeout("expression evaluation".into()));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped early, not after finishing"
+    );
+    let ok = rt.block_on(eng.instant(q, "count(m)", 19_999_000, QueryOptions::default()));
+    assert!(ok.is_ok(), "the same engine answers without the short timeout: {ok:?}");
+}
+
 /// A store whose queriers take a while to open, to hold a query slot.
 struct Slow(Arc<dyn Queryable>);
 

@@ -321,6 +321,12 @@ pub struct Config {
     /// Built-in host, PostgreSQL and Redis collectors (host on by default).
     #[serde(default)]
     pub collectors: collectors::CollectorsConfig,
+    /// Grafana dashboard JSON files (globs, relative to this file) the UI shows.
+    #[serde(default)]
+    pub dashboards: Vec<String>,
+    /// The dashboards those globs name, read and checked.
+    #[serde(skip)]
+    pub loaded_dashboards: Vec<(PathBuf, serde_json::Value)>,
     /// The strategies, validated.
     #[serde(skip)]
     pub compiled_recovery: Vec<recovery::Strategy>,
@@ -699,6 +705,17 @@ pub fn parse_in(file: &str, text: &str, base: Option<&Path>) -> Result<Config, C
             for problem in e.problems {
                 let needle = entry_needle(text, &problem, "name", "recovery:");
                 err(Some(&needle), format!("recovery: {problem}"));
+            }
+        }
+    }
+    if !config.dashboards.is_empty() {
+        let dir = base.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        match ui::DashboardStore::read_files(&config.dashboards, &dir) {
+            Ok(files) => config.loaded_dashboards = files,
+            Err(problems) => {
+                for problem in problems {
+                    err(Some("dashboards:"), problem);
+                }
             }
         }
     }

@@ -361,6 +361,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .start(cfg.compiled_recovery.clone(), &checks)
         .await
         .context("starting recovery")?;
+    let dashboards_dir = data_dir.join("dashboards");
+    let dashboards = tokio::task::spawn_blocking(move || ui::DashboardStore::open(Some(dashboards_dir)))
+        .await
+        .context("opening dashboards")?
+        .context("opening dashboards")?;
+    dashboards.set_files(cfg.loaded_dashboards.clone());
+    state.dashboards = Arc::new(dashboards);
     let collectors = CollectorsRunner::default();
     collectors.apply(&cfg.collectors, state.sink.clone()).await;
     let state = Arc::new(state);
@@ -596,6 +603,7 @@ async fn reload(
         .await
         .map_err(|e| format!("recovery: {e}"))?;
     *state.slos.write() = cfg.slos.clone();
+    state.dashboards.set_files(cfg.loaded_dashboards.clone());
     collectors.apply(&cfg.collectors, state.sink.clone()).await;
     state.runtime.config_loaded(&loaded.text);
     Ok(())

@@ -146,6 +146,11 @@ pub fn required_scope(method: &axum::http::Method, path: &str) -> Option<Scope> 
         "/api/v1/write" => Some(Scope::Write),
         p if p.starts_with("/api/v1/admin/") => Some(Scope::Admin),
         p if p.starts_with("/metrics/job/") => Some(Scope::Write),
+        p if p.starts_with("/api/v1/dashboards")
+            && (method == axum::http::Method::POST || method == axum::http::Method::DELETE) =>
+        {
+            Some(Scope::Write)
+        }
         p if p.starts_with("/api/v2/")
             && (method == axum::http::Method::POST || method == axum::http::Method::DELETE) =>
         {

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod health;
 pub mod metrics;
 mod sink;
+pub mod web;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -129,6 +130,8 @@ pub struct AppState {
     pub slos: RwLock<Vec<rules::slo::SloConfig>>,
     /// The recovery engine (swapped on reload), for `/api/v1/recovery/attempts` and `/metrics`.
     pub recovery: Arc<RwLock<Option<recovery::Engine>>>,
+    /// Dashboards for the web UI: built-in, configured files, imported.
+    pub dashboards: Arc<ui::DashboardStore>,
     pub(crate) wal_failures_seen: AtomicU64,
 }
 
@@ -160,6 +163,7 @@ impl AppState {
             checks: None,
             slos: RwLock::new(Vec::new()),
             recovery: Arc::new(RwLock::new(None)),
+            dashboards: Arc::new(ui::DashboardStore::open(None).map_err(|e| prometheus::Error::Msg(e.to_string()))?),
             wal_failures_seen: AtomicU64::new(0),
         })
     }
@@ -234,6 +238,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status/tsdb", get(status::tsdb))
         .route("/api/v1/read", post(remote::read))
         .route(
+            "/api/v1/dashboards",
+            get(web::list_dashboards).post(web::import_dashboard),
+        )
+        .route(
+            "/api/v1/dashboards/{id}",
+            get(web::get_dashboard).delete(web::delete_dashboard),
+        )
+        .route("/ui/{*path}", get(web::asset))
+        .route(
             "/metrics/job/{*grouping}",
             axum::routing::put(api::push::push)
                 .post(api::push::push)
@@ -241,6 +254,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .layer(DefaultBodyLimit::max(state.body_limits.default_bytes))
         .merge(remote_write)
+        .merge(
+            ui::PAGE_ROUTES
+                .iter()
+                .fold(Router::new(), |r, path| r.route(path, get(web::page))),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::enforce))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use prost::Message;
 
+pub mod browser;
 pub mod capture;
 
 /// Polls `f` until it returns something, failing the test after `limit`.

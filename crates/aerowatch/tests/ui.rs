@@ -1,0 +1,355 @@
+//! The web UI in a real browser (Debian's headless Chromium through
+//! chromedriver): every page renders without console errors, a chart plots
+//! exactly what the query API answers, a silence made and expired by clicks
+//! shows in Alertmanager's API, and the OpenAero design's §6.1 Grafana JSON
+//! imports and renders its four panels with data. Screenshots of every page
+//! land in `target/ui-screenshots/`.
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{artifacts_dir, Browser};
+use common::capture::Capture;
+use common::{client, wait_for, Server};
+use serde_json::{json, Value};
+
+/// What a prom-client app exposes: request counters and a latency histogram
+/// by route and status, and the design's business counters.
+fn app_metrics(n: u64) -> String {
+    let mut out = String::new();
+    out.push_str("# TYPE http_requests_total counter\n");
+    for (route, code, per) in [("/", "200", 10), ("/api/orders", "200", 4), ("/api/orders", "500", 1)] {
+        out.push_str(&format!(
+            "http_requests_total{{method=\"GET\",route=\"{route}\",status_code=\"{code}\"}} {}\n",
+            n * per
+        ));
+    }
+    out.push_str("# TYPE http_request_duration_seconds histogram\n");
+    let mut cumulative = 0;
+    for (le, per) in [("0.05", 8), ("0.1", 4), ("0.5", 2), ("1", 1), ("+Inf", 0)] {
+        cumulative += n * per;
+        out.push_str(&format!(
+            "http_request_duration_seconds_bucket{{route=\"/\",le=\"{le}\"}} {cumulative}\n"
+        ));
+    }
+    out.push_str(&format!(
+        "http_request_duration_seconds_sum{{route=\"/\"}} {}\nhttp_request_duration_seconds_count{{route=\"/\"}} {cumulative}\n",
+        n as f64 * 1.7
+    ));
+    out.push_str(&format!(
+        "# TYPE user_registrations_total counter\nuser_registrations_total {}\n# TYPE orders_created_total counter\norders_created_total {}\n",
+        n * 2,
+        n * 3
+    ));
+    out
+}
+
+/// The design's §6.1 dashboard JSON, verbatim.
+const SEED_DASHBOARD: &str = r#"{"dashboard":{"title":"OpenAero Monitoring Dashboard","panels":[{"title":"系统可用性","type":"stat","targets":[{"expr":"avg(availability) * 100","legendFormat":"可用性 %"}],"thresholds":[{"value":0,"color":"red"},{"value":95,"color":"yellow"},{"value":99,"color":"green"}]},{"title":"响应时间","type":"graph","targets":[{"expr":"histogram_quantile(0.95, rate(http_request_duration_seconds_bucket[5m]))","legendFormat":"95th percentile"},{"expr":"histogram_quantile(0.50, rate(http_request_duration_seconds_bucket[5m]))","legendFormat":"50th percentile"}]},{"title":"错误率","type":"graph","targets":[{"expr":"rate(http_requests_total{status_code=~\"5..\"}[5m]) / rate(http_requests_total[5m]) * 100","legendFormat":"错误率 %"}]},{"title":"业务指标","type":"graph","targets":[{"expr":"rate(user_registrations_total[1h])","legendFormat":"用户注册/小时"},{"expr":"rate(orders_created_total[1h])","legendFormat":"订单创建/小时"}]}]}}"#;
+
+fn shot(browser: &Browser, name: &str) {
+    browser.screenshot(&artifacts_dir().join(format!("{name}.png")));
+}
+
+#[test]
+fn the_ui_renders_live_data_and_drives_the_apis() {
+    let Some(browser) = Browser::start() else { return };
+    let app = Capture::start();
+    // The app's counters grow with every scrape, as a live app's would.
+    let scrapes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let answers: Vec<String> = (1..400).map(app_metrics).collect();
+    let answers: Vec<(u16, &str)> = answers.iter().map(|a| (200, a.as_str())).collect();
+    app.set_answer("/metrics", &answers);
+    app.set_answer("/health", &[(200, "{\"status\":\"healthy\"}")]);
+    drop(scrapes);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/always.yml"),
+        "groups:\n  - name: ui\n    rules:\n      - alert: AlwaysFiring\n        expr: vector(1)\n        labels: { severity: info }\n        annotations: { summary: for the UI test }\n",
+    )
+    .unwrap();
+    let config = format!(
+        "global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [ \"rules/*.yml\" ]
+presets: [ openaero ]
+scrape_configs:
+  - job_name: web
+    static_configs: [ {{ targets: [ \"127.0.0.1:{}\" ] }} ]
+checks:
+  - name: web
+    http: {{ url: \"{}\" }}
+    interval: 1s
+    timeout: 500ms
+",
+        app.port,
+        app.url("/health")
+    );
+    let s = Server::start(Some(&config), &dir.path().join("data"));
+    wait_for("a few scrapes and rule rounds", Duration::from_secs(20), || {
+        let v = s.get_json("/api/v1/query?query=count_over_time(availability%5B1m%5D)%20%3E%3D%205");
+        (!v["data"]["result"].as_array()?.is_empty()).then_some(())
+    });
+
+    // Every page renders without a console error or warning.
+    for (name, path) in [
+        ("overview", "/"),
+        ("explore", "/explore?q=up"),
+        ("alerts", "/alerts"),
+        ("health", "/health"),
+        ("targets", "/targets"),
+        ("dashboards", "/dashboards"),
+        ("status", "/status"),
+    ] {
+        browser.goto(&s.url(path));
+        browser.wait_ready();
+        shot(&browser, name);
+        let problems = browser.console_problems();
+        assert!(problems.is_empty(), "{path}: console says {problems:?}");
+    }
+
+    // The overview's availability stat shows the recorded availability.
+    browser.goto(&s.url("/"));
+    browser.wait_ready();
+    let stat = browser.wait_for(
+        "the availability stat",
+        "const p = [...document.querySelectorAll('.aw-panel')].find(p => p.dataset.type === 'stat');
+         const v = p && p.querySelector('.aw-stat-value');
+         return v && /\\d/.test(v.textContent) ? v.textContent : null;",
+        Duration::from_secs(10),
+    );
+    assert!(stat.as_str().unwrap().contains("100"), "availability is 100%: {stat}");
+
+    // A chart plots exactly what the query API answers for its expression.
+    let expr = "sum by (route) (rate(http_requests_total[1m]))";
+    browser.goto(&s.url(&format!("/explore?q={}&range=5m", urlencode(expr))));
+    browser.wait_ready();
+    let chart = browser.wait_for(
+        "the explore chart",
+        "const c = document.querySelector('.aw-chart');
+         if (!c) return null;
+         const s = JSON.parse(c.dataset.series || '[]');
+         return s.length && s.every(x => x.points.length >= 3)
+           ? { series: s, start: c.dataset.start, end: c.dataset.end, step: c.dataset.step } : null;",
+        Duration::from_secs(15),
+    );
+    let series = chart["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "two routes: {chart}");
+    // The same range query, asked of the API directly.
+    let api = s.get_json(&format!(
+        "/api/v1/query_range?query={}&start={}&end={}&step={}",
+        urlencode(expr),
+        chart["start"].as_str().unwrap(),
+        chart["end"].as_str().unwrap(),
+        chart["step"].as_str().unwrap()
+    ));
+    let result = api["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), series.len(), "{api}");
+    for s_api in result {
+        let route = s_api["metric"]["route"].as_str().unwrap();
+        let mine = series
+            .iter()
+            .find(|p| p["labels"]["route"] == route)
+            .unwrap_or_else(|| panic!("no plotted series for route {route}: {chart}"));
+        let want: Vec<(f64, f64)> = s_api["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v[0].as_f64().unwrap(), v[1].as_str().unwrap().parse().unwrap()))
+            .collect();
+        let got: Vec<(f64, f64)> = mine["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+            .collect();
+        assert_eq!(got, want, "route {route}: plotted vs /api/v1/query_range");
+    }
+
+    // A silence made with one click shows in Alertmanager's API; expiring
+    // it with another click ends it.
+    browser.goto(&s.url("/alerts"));
+    browser.wait_ready();
+    let button = browser.find("button[data-action='silence']");
+    browser.click(&button);
+    let silence = wait_for("the silence in /api/v2/silences", Duration::from_secs(10), || {
+        let v = client()
+            .get(s.url("/api/v2/silences"))
+            .send()
+            .ok()?
+            .json::<Value>()
+            .ok()?;
+        v.as_array()?
+            .iter()
+            .find(|s| {
+                s["status"]["state"] == "active"
+                    && s["matchers"].as_array().is_some_and(|m| {
+                        m.iter()
+                            .any(|m| m["name"] == "alertname" && m["value"] == "AlwaysFiring")
+                    })
+            })
+            .cloned()
+    });
+    assert_eq!(silence["createdBy"], "aerowatch-ui");
+    let id = silence["id"].as_str().unwrap().to_string();
+    let expire = browser.find(&format!("button[data-action='expire'][data-id='{id}']"));
+    shot(&browser, "alerts-silenced");
+    browser.click(&expire);
+    wait_for("the silence expired", Duration::from_secs(10), || {
+        let v = client()
+            .get(s.url(&format!("/api/v2/silence/{id}")))
+            .send()
+            .ok()?
+            .json::<Value>()
+            .ok()?;
+        (v["status"]["state"] == "expired").then_some(())
+    });
+
+    // The design's §6.1 JSON, pasted into the import form, renders its four
+    // panels with data.
+    browser.goto(&s.url("/dashboards"));
+    browser.wait_ready();
+    let textarea = browser.find("#aw-import-json");
+    browser.eval(
+        "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));",
+        json!([textarea.as_arg(), SEED_DASHBOARD]),
+    );
+    let submit = browser.find("form button[type='submit']");
+    browser.click(&submit);
+    let opened = browser.find(".aw-import-result a");
+    browser.click(&opened);
+    let panels = browser.wait_for(
+        "four panels with data",
+        "const ps = [...document.querySelectorAll('.aw-panel')];
+         if (ps.length !== 4) return null;
+         const withData = ps.filter(p => {
+           const c = p.querySelector('.aw-chart');
+           if (c) return JSON.parse(c.dataset.series || '[]').some(s => s.points.length > 0);
+           const v = p.querySelector('.aw-stat-value');
+           return v && /\\d/.test(v.textContent);
+         });
+         return withData.length === 4 ? ps.map(p => p.dataset.title + ':' + p.dataset.type) : null;",
+        Duration::from_secs(15),
+    );
+    assert_eq!(
+        panels,
+        json!(["系统可用性:stat", "响应时间:graph", "错误率:graph", "业务指标:graph"])
+    );
+    shot(&browser, "dashboard-openaero");
+    let problems = browser.console_problems();
+    assert!(problems.is_empty(), "console says {problems:?}");
+    let listed = s.get_json("/api/v1/dashboards");
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["title"] == "OpenAero Monitoring Dashboard" && d["source"] == "imported"),
+        "{listed}"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn the_shell_and_assets_are_served_compressed_and_revalidated() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(Some(""), &dir.path().join("data"));
+    let c = client();
+    for page in [
+        "/",
+        "/explore",
+        "/alerts",
+        "/health",
+        "/targets",
+        "/dashboards",
+        "/dashboards/overview",
+        "/status",
+    ] {
+        let r = c.get(s.url(page)).send().unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    }
+    let r = c
+        .get(s.url("/ui/app.js"))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let again = c
+        .get(s.url("/ui/app.js"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(c.get(s.url("/ui/nope.js")).send().unwrap().status(), 404);
+    // The whole first load of the overview: shell plus every asset.
+    let total: usize = walk_assets(&s);
+    assert!(total < 500 * 1024, "first load transfers {total} bytes");
+    // The dashboards API refuses what is not a dashboard, with a reason.
+    let bad = c.post(s.url("/api/v1/dashboards")).body("[1,2]").send().unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("must be a JSON object"));
+    let missing = c.get(s.url("/api/v1/dashboards/nope")).send().unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+/// Bytes of the shell and every script and stylesheet it pulls in, gzip
+/// where offered (what a browser's first load transfers).
+fn walk_assets(s: &Server) -> usize {
+    let c = reqwest::blocking::Client::builder().gzip(false).build().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec!["/".to_string()];
+    let mut total = 0;
+    while let Some(path) = todo.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let r = c.get(s.url(&path)).header("Accept-Encoding", "gzip").send().unwrap();
+        let body = r.bytes().unwrap();
+        total += body.len();
+        let Ok(text) = reqwest::blocking::get(s.url(&path)).and_then(|r| r.text()) else {
+            continue;
+        };
+        for part in text.split(['"', '\'']) {
+            if part.starts_with("/ui/") && !seen.contains(part) {
+                todo.push(part.to_string());
+            }
+        }
+        // Relative module imports (`./x.js`, `../y.js`) of scripts.
+        if let Some(base) = path.rsplit_once('/').map(|(b, _)| b.to_string()) {
+            for part in text
+                .split(['"', '\''])
+                .filter(|p| p.ends_with(".js") && p.starts_with('.'))
+            {
+                let mut segs: Vec<&str> = base.split('/').collect();
+                for seg in part.split('/') {
+                    match seg {
+                        "." => {}
+                        ".." => {
+                            segs.pop();
+                        }
+                        s => segs.push(s),
+                    }
+                }
+                todo.push(segs.join("/"));
+            }
+        }
+    }
+    total
+}

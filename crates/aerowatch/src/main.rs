@@ -1,6 +1,7 @@
 //! The `aerowatch` binary: command line, configuration, wiring and lifecycle.
 mod alerts;
 mod config;
+mod demo;
 mod memory;
 mod run;
 mod targets;
@@ -25,6 +26,10 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Run the server beside a small demo shop with traffic, scraped,
+    /// checked and alerted on by the openaero preset (data in ./demo-data
+    /// unless --storage.path says otherwise).
+    Demo(ServeArgs),
     /// Validate a configuration file and exit non-zero with its errors.
     CheckConfig {
         /// The file to check.
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Serve(args)) => run::main(args),
+        Some(Command::Demo(args)) => run::demo(args),
         None => run::main(cli.serve),
     }
 }

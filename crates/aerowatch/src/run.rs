@@ -50,6 +50,51 @@ pub fn main(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// `aerowatch demo`: the server with the demo shop beside it.
+pub fn demo(mut args: ServeArgs) -> ExitCode {
+    init_logging(&args);
+    if args.config_file.is_some() {
+        eprintln!("error: demo runs its own configuration (the shop, the openaero preset); use `aerowatch serve --config.file` for yours");
+        return ExitCode::from(2);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let run = async move {
+        let storage = args
+            .storage_path
+            .get_or_insert_with(|| PathBuf::from("demo-data"))
+            .clone();
+        tokio::fs::create_dir_all(&storage)
+            .await
+            .with_context(|| format!("creating {}", storage.display()))?;
+        let shop = crate::demo::start().await?;
+        let path = storage.join("demo.yml");
+        tokio::fs::write(&path, crate::demo::config(&self_target(args.listen_address), shop))
+            .await
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "demo: shop at http://{shop}/, Aerowatch at http://{}/ (config {})",
+            self_target(args.listen_address),
+            path.display()
+        );
+        args.config_file = Some(path);
+        serve(args).await
+    };
+    match rt.block_on(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn load(args: &ServeArgs) -> anyhow::Result<Loaded> {
     let self_target = self_target(args.listen_address);
     Ok(match &args.config_file {

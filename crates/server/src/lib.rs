@@ -262,6 +262,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::enforce))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // Range query answers shrink ~10x; responses that carry their own
+        // encoding (UI assets, snappy remote read) pass through untouched.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

@@ -23,6 +23,13 @@ export const RANGES = { '5m': 300, '15m': 900, '1h': 3600, '6h': 21600, '24h': 8
 export const REFRESHES = ['off', '10s', '30s', '1m', '5m'];
 const GLOBAL = ['range', 'from', 'to', 'refresh'];
 
+/** Marks the page rendered (the browser tests wait for it); the first time
+ * also notes when, for the UI bench. */
+function markReady() {
+  document.body.dataset.ready = '1';
+  window.__awReadyAt ??= performance.now();
+}
+
 const main = document.getElementById('main');
 const rangeSel = document.getElementById('aw-range');
 const refreshSel = document.getElementById('aw-refresh');
@@ -109,7 +116,7 @@ async function reloadForRange() {
   restartTimer();
   document.body.dataset.ready = '0';
   await runLoad(cur);
-  if (cur === current) document.body.dataset.ready = '1';
+  if (cur === current) markReady();
 }
 
 /** Sets a custom absolute range (e.g. from a chart drag) and reloads the page's data. */
@@ -184,7 +191,7 @@ async function route() {
   if (!m) {
     document.title = 'Not found · Aerowatch';
     root.innerHTML = '<h1>Page not found</h1><p>Try the <a href="/">Overview</a>.</p>';
-    document.body.dataset.ready = '1';
+    markReady();
     return;
   }
   document.title = `${m.title} · Aerowatch`;
@@ -194,7 +201,7 @@ async function route() {
   } catch (e) {
     if (seq !== navSeq) return;
     patch(root, errorBox(e, 'Could not load this page\'s code: '));
-    document.body.dataset.ready = '1';
+    markReady();
     return;
   }
   if (seq !== navSeq) return;
@@ -219,10 +226,10 @@ async function route() {
       Object.assign(cur.defaults, d);
       if (cur === current) { syncShell(); restartTimer(); }
     },
-    /** Reloads the page's data; with markReady the ready hook goes "0" now and "1" after. */
-    reload(markReady = false) {
-      if (markReady && cur === current) document.body.dataset.ready = '0';
-      return runLoad(cur).then(() => { if (markReady && cur === current) document.body.dataset.ready = '1'; });
+    /** Reloads the page's data; with signal the ready hook goes "0" now and "1" after. */
+    reload(signal = false) {
+      if (signal && cur === current) document.body.dataset.ready = '0';
+      return runLoad(cur).then(() => { if (signal && cur === current) markReady(); });
     },
     isCurrent: () => cur === current,
   };
@@ -230,14 +237,14 @@ async function route() {
     cur.page = mod.default(cur.ctx);
   } catch (e) {
     patch(root, errorBox(e, 'This page failed to start: '));
-    document.body.dataset.ready = '1';
+    markReady();
     return;
   }
   current = cur;
   syncShell();
   await runLoad(cur);
   if (cur !== current) return;
-  document.body.dataset.ready = '1';
+  markReady();
   restartTimer();
 }
 

@@ -2,7 +2,13 @@
 //! control with /proc readings. Shared by several benches, each of which uses
 //! a different part, hence the dead-code allowance.
 #![allow(dead_code)]
+/// The browser tests' WebDriver client, shared with the UI bench.
+#[path = "../../tests/common/browser.rs"]
+pub mod browser;
 pub mod dataset;
 pub mod http;
 pub mod proc;
 pub mod proto;
+pub mod webapp;
+
+pub use proc::free_port;

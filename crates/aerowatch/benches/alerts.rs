@@ -22,12 +22,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::env_num;
 use support::http::{self, Conn};
 use support::proc::{cpu_seconds, free_port, memory};
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// Counts webhook notifications and the alerts in them.
 struct Hook {

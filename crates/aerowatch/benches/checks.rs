@@ -23,12 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use support::env_num;
 use support::http;
 use support::proc::{cpu_seconds, free_port, memory, Flavor, Server};
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// The probed service: answers everything with `200 healthy`, counting.
 fn start_target(hits: Arc<AtomicU64>) -> (u16, std::thread::JoinHandle<()>) {

@@ -26,6 +26,7 @@ use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use support::dataset::{self, Workload};
+use support::env_num;
 use support::http::Conn;
 use support::proc::{self, Flavor, Memory, Server};
 
@@ -45,16 +46,6 @@ struct Params {
     servers: Vec<Flavor>,
     prometheus: PathBuf,
     keep: bool,
-}
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
 }
 
 impl Params {

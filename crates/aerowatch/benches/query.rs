@@ -17,6 +17,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::dataset::{self, Spec};
+use support::env_num;
 use support::http::Conn;
 use support::proc::{Flavor, Server};
 use support::webapp::{load, web_app_requests};
@@ -43,10 +44,6 @@ const QUERIES: &[&str] = &[
     "sum without (cpu) (rate(node_cpu_seconds_total[5m]))",
     "delta(node_memory_MemAvailable_bytes[15m])",
 ];
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn urlencode(s: &str) -> String {
     let mut out = String::new();

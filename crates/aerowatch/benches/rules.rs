@@ -17,12 +17,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::dataset::{self, Spec};
+use support::env_num;
 use support::http::{self, Conn};
 use support::proc::{Flavor, Server};
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 /// The instance label of target `t`, as `support::dataset` names it.
 fn instance(t: usize) -> String {

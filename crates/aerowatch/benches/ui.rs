@@ -15,12 +15,9 @@ use std::time::Instant;
 
 use support::browser::Browser;
 use support::dataset::{self, Spec};
+use support::env_num;
 use support::proc::{Flavor, Server};
 use support::webapp::{load, web_app_requests};
-
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 fn main() {
     let series = env_num("BENCH_SERIES", 10_000usize);

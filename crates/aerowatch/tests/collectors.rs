@@ -8,16 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
-use common::{wait_for, Server};
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+use common::{urlencode, wait_for, Server};
 
 /// The values of an instant query, or `None` while it has no result.
 fn values(s: &Server, promql: &str) -> Option<Vec<f64>> {

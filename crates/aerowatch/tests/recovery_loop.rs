@@ -6,20 +6,11 @@ mod common;
 use std::time::Duration;
 
 use common::capture::Capture;
-use common::{wait_for, Server};
+use common::{urlencode, wait_for, Server};
 
 fn query(s: &Server, promql: &str) -> serde_json::Value {
     let url = format!("/api/v1/query?query={}", urlencode(promql));
     s.get_json(&url)
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn check_state(s: &Server, name: &str) -> Option<String> {

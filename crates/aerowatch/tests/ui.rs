@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::browser::{artifacts_dir, Browser};
 use common::capture::Capture;
-use common::{client, wait_for, Server};
+use common::{client, urlencode, wait_for, Server};
 use serde_json::{json, Value};
 
 /// What a prom-client app exposes: request counters and a latency histogram
@@ -279,15 +279,6 @@ checks:
             .any(|d| d["title"] == "OpenAero Monitoring Dashboard" && d["source"] == "imported"),
         "{listed}"
     );
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[test]

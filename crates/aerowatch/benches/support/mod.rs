@@ -12,3 +12,8 @@ pub mod proto;
 pub mod webapp;
 
 pub use proc::free_port;
+
+/// A number from the environment, or `default` when unset or unparsable.
+pub fn env_num<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}

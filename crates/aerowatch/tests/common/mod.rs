@@ -48,6 +48,16 @@ pub struct Server {
     pub ca: Option<Vec<u8>>,
 }
 
+/// Percent-encodes a query parameter (RFC 3986 unreserved characters kept).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A test's config with the host collector off unless it has a
 /// `collectors:` section of its own: most tests write samples at fixed old
 /// timestamps (1970), which the head refuses as out of bounds once live

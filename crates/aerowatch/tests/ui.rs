@@ -198,6 +198,44 @@ checks:
         }
     }
 
+    // The legend toggles a series; dragging across the plot selects a time
+    // range, which lands in the URL and reloads the page with it.
+    let legend = browser.find(".aw-chart .aw-leg[data-i='0']");
+    assert_eq!(
+        browser.eval(
+            "return arguments[0].getAttribute('aria-pressed');",
+            json!([legend.as_arg()])
+        ),
+        "true"
+    );
+    browser.click(&legend);
+    let toggled = browser.find(".aw-chart .aw-leg[data-i='0']");
+    assert_eq!(
+        browser.eval(
+            "return arguments[0].getAttribute('aria-pressed');",
+            json!([toggled.as_arg()])
+        ),
+        "false"
+    );
+    let overlay = browser.find(".aw-chart svg .overlay");
+    browser.drag(&overlay, -200, 100);
+    let url = browser.wait_for(
+        "a custom range in the URL",
+        "return /[?&]from=\\d+/.test(location.search) && /[?&]to=\\d+/.test(location.search) ? location.search : null;",
+        Duration::from_secs(10),
+    );
+    browser.wait_ready();
+    let chart_range = browser.eval(
+        "const c = document.querySelector('.aw-chart'); return c ? [c.dataset.start, c.dataset.end] : null;",
+        json!([]),
+    );
+    let span: f64 = chart_range[1].as_str().unwrap().parse::<f64>().unwrap()
+        - chart_range[0].as_str().unwrap().parse::<f64>().unwrap();
+    assert!(
+        span > 0.0 && span < 300.0,
+        "the dragged range {url} is narrower than the 5 m before: {span} s"
+    );
+
     // A silence made with one click shows in Alertmanager's API; expiring
     // it with another click ends it.
     browser.goto(&s.url("/alerts"));

@@ -183,6 +183,24 @@ impl Browser {
         );
     }
 
+    /// Drags the mouse horizontally across an element: presses `from_dx`
+    /// pixels from its centre and releases `to_dx` pixels from it.
+    pub fn drag(&self, e: &Element, from_dx: i64, to_dx: i64) {
+        let actions = json!({ "actions": [{
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": { "pointerType": "mouse" },
+            "actions": [
+                { "type": "pointerMove", "origin": e.as_arg(), "x": from_dx, "y": 0 },
+                { "type": "pointerDown", "button": 0 },
+                { "type": "pointerMove", "origin": e.as_arg(), "x": (from_dx + to_dx) / 2, "y": 0, "duration": 100 },
+                { "type": "pointerMove", "origin": e.as_arg(), "x": to_dx, "y": 0, "duration": 100 },
+                { "type": "pointerUp", "button": 0 }
+            ]
+        }]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions));
+    }
+
     /// Types into an element.
     pub fn type_text(&self, e: &Element, text: &str) {
         self.call(

@@ -308,6 +308,42 @@ checks:
     shot(&browser, "dashboard-openaero");
     let problems = browser.console_problems();
     assert!(problems.is_empty(), "console says {problems:?}");
+    // Template variables: a query variable's values come from the labels
+    // API and are substituted into the panel's expression.
+    let vars = r#"{"title":"Vars","templating":{"list":[{"name":"job","type":"query","query":"label_values(up, job)"},{"name":"window","type":"interval","query":"1m,5m"}]},"panels":[{"title":"Up","type":"timeseries","targets":[{"expr":"max_over_time(up{job=\"$job\"}[$window])","legendFormat":"{{instance}}"}]}]}"#;
+    let imported: Value = client()
+        .post(s.url("/api/v1/dashboards"))
+        .body(vars)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let vars_id = imported["data"]["id"].as_str().unwrap().to_string();
+    browser.goto(&s.url(&format!("/dashboards/{vars_id}")));
+    browser.wait_ready();
+    let options = browser.wait_for(
+        "the job variable's values",
+        "const sel = document.querySelector('select[data-var=\"job\"]');
+         return sel && sel.options.length ? [...sel.options].map(o => o.value) : null;",
+        Duration::from_secs(10),
+    );
+    assert_eq!(options, json!(["web"]));
+    let plotted = browser.wait_for(
+        "the Up panel",
+        "const c = document.querySelector('.aw-panel .aw-chart');
+         const s = c && JSON.parse(c.dataset.series || '[]');
+         return s && s.length ? s.map(x => x.name) : null;",
+        Duration::from_secs(10),
+    );
+    assert_eq!(
+        plotted,
+        json!([format!("127.0.0.1:{}", app.port)]),
+        "legendFormat over the substituted query"
+    );
+    shot(&browser, "dashboard-variables");
+    let problems = browser.console_problems();
+    assert!(problems.is_empty(), "console says {problems:?}");
+
     let listed = s.get_json("/api/v1/dashboards");
     assert!(
         listed["data"]

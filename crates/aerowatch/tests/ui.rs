@@ -358,8 +358,26 @@ checks:
 #[test]
 fn the_shell_and_assets_are_served_compressed_and_revalidated() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(Some(""), &dir.path().join("data"));
+    std::fs::create_dir_all(dir.path().join("dash")).unwrap();
+    std::fs::write(dir.path().join("dash/web-app.json"), SEED_DASHBOARD).unwrap();
+    let s = Server::start(Some("dashboards: [ \"dash/*.json\" ]\n"), &dir.path().join("data"));
     let c = client();
+    // Dashboards named in the config are listed and served.
+    let listed = s.get_json("/api/v1/dashboards");
+    assert_eq!(listed["data"][1]["id"], "web-app", "{listed}");
+    assert_eq!(listed["data"][1]["source"], "file");
+    let one = s.get_json("/api/v1/dashboards/web-app");
+    assert_eq!(one["data"]["panels"].as_array().unwrap().len(), 4);
+    // A broken one is a config error naming the file.
+    std::fs::write(dir.path().join("dash/broken.json"), "{ nope").unwrap();
+    let cfg = dir.path().join("check.yml");
+    std::fs::write(&cfg, "dashboards: [ \"dash/*.json\" ]\n").unwrap();
+    let (ok, err) = common::check_config(&cfg);
+    assert!(!ok);
+    assert!(
+        err.contains("check.yml:1") && err.contains("broken.json") && err.contains("not JSON"),
+        "{err}"
+    );
     for page in [
         "/",
         "/explore",

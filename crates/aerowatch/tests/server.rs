@@ -295,6 +295,42 @@ fn auth_tokens_enforce_scopes() {
         .send()
         .unwrap();
     assert_eq!(denied.status(), 403);
+    assert_eq!(
+        c.get(s.url("/status")).send().unwrap().status(),
+        401,
+        "the status page is private unless made public"
+    );
+}
+
+#[test]
+fn a_public_status_page_opens_only_the_page_and_what_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = "auth:\n  public_status_page: true\n  bearer_tokens:\n    - token: reader-0123456789abcdef\n      scopes: [read]\n";
+    let s = Server::start(Some(cfg), &dir.path().join("data"));
+    let c = client();
+    for open in [
+        "/status",
+        "/ui/app.js",
+        "/ui/pages/status.js",
+        "/api/health",
+        "/api/v1/checks",
+        "/api/v1/slos",
+    ] {
+        let status = c.get(s.url(open)).send().unwrap().status();
+        assert!(status == 200 || status == 503, "{open}: {status}");
+    }
+    for closed in [
+        "/",
+        "/alerts",
+        "/api/v1/query?query=up",
+        "/api/v1/labels",
+        "/api/v2/silences",
+        "/api/v1/dashboards",
+    ] {
+        assert_eq!(c.get(s.url(closed)).send().unwrap().status(), 401, "{closed}");
+    }
+    let write = c.post(s.url("/api/v2/silences")).body("{}").send().unwrap();
+    assert_eq!(write.status(), 401, "no writes through the open door");
 }
 
 #[test]

@@ -50,6 +50,27 @@ pub struct AuthConfig {
     /// `username: bcrypt hash`, as Prometheus's web config; users get every scope.
     #[serde(default)]
     pub basic_auth_users: HashMap<String, String>,
+    /// Serve the read-only status page (`/status`, its assets and the
+    /// health, checks and SLO answers it shows) without credentials, so it
+    /// can be shown to the people who use the monitored system.
+    #[serde(default)]
+    pub public_status_page: bool,
+}
+
+/// What the status page reads, besides its assets under `/ui/`.
+const STATUS_PAGE_PATHS: [&str; 5] = [
+    "/status",
+    "/api/health",
+    "/api/v1/checks",
+    "/api/v1/slos",
+    "/favicon.ico",
+];
+
+/// Whether a request may pass without credentials because the status page
+/// is public: reads of the page, its assets and its data only.
+fn public_status_request(method: &axum::http::Method, path: &str) -> bool {
+    (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+        && (STATUS_PAGE_PATHS.contains(&path) || path.starts_with("/ui/"))
 }
 
 impl AuthConfig {
@@ -97,6 +118,11 @@ impl Authenticator {
     /// True when requests must authenticate.
     pub fn enabled(&self) -> bool {
         self.config.enabled()
+    }
+
+    /// True when the status page is open to everyone.
+    pub fn public_status_page(&self) -> bool {
+        self.config.public_status_page
     }
 
     fn scopes_for(&self, authorization: Option<&str>) -> Option<BTreeSet<Scope>> {
@@ -169,6 +195,9 @@ pub async fn enforce(State(st): State<Arc<AppState>>, req: Request, next: Next) 
     let Some(needed) = required_scope(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
+    if auth.public_status_page() && public_status_request(req.method(), req.uri().path()) {
+        return next.run(req).await;
+    }
     let header_value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -255,6 +284,10 @@ mod tests {
     #[test]
     fn probes_are_open_and_ingest_needs_write() {
         use axum::http::Method;
+        assert!(public_status_request(&Method::GET, "/status"));
+        assert!(public_status_request(&Method::GET, "/ui/pages/status.js"));
+        assert!(!public_status_request(&Method::POST, "/api/health"));
+        assert!(!public_status_request(&Method::GET, "/api/v1/query"));
         assert_eq!(required_scope(&Method::GET, "/-/healthy"), None);
         assert_eq!(required_scope(&Method::POST, "/api/v1/write"), Some(Scope::Write));
         assert_eq!(required_scope(&Method::POST, "/-/reload"), Some(Scope::Admin));

@@ -242,6 +242,7 @@ mod tests {
                 scopes: vec![Scope::Read],
             }],
             basic_auth_users: HashMap::new(),
+            public_status_page: false,
         });
         let s = a.scopes_for(Some("Bearer reader-token-0123456789")).unwrap();
         assert!(s.contains(&Scope::Read) && !s.contains(&Scope::Write));
@@ -255,6 +256,7 @@ mod tests {
         let a = Authenticator::new(AuthConfig {
             bearer_tokens: vec![],
             basic_auth_users: HashMap::from([("alice".to_string(), hash)]),
+            public_status_page: false,
         });
         let ok = format!(
             "Basic {}",

@@ -279,6 +279,7 @@ mod tests {
                 scopes: vec![],
             }],
             basic_auth_users: HashMap::from([("bob".to_string(), "plaintext".to_string())]),
+            public_status_page: false,
         };
         assert_eq!(c.validate().len(), 3);
     }

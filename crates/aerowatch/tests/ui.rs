@@ -344,6 +344,49 @@ checks:
     let problems = browser.console_problems();
     assert!(problems.is_empty(), "console says {problems:?}");
 
+    // Gauges, bar gauges and tables draw one entry per result series.
+    let kinds = r#"{"title":"Kinds","panels":[
+      {"title":"G","type":"gauge","gridPos":{"x":0,"y":0,"w":8,"h":6},"targets":[{"expr":"sum by (route) (http_requests_total)","legendFormat":"{{route}}"}],"fieldConfig":{"defaults":{"unit":"short","min":0,"max":100000}}},
+      {"title":"B","type":"bargauge","gridPos":{"x":8,"y":0,"w":8,"h":6},"targets":[{"expr":"sum by (route) (http_requests_total)","legendFormat":"{{route}}"}]},
+      {"title":"T","type":"table","gridPos":{"x":16,"y":0,"w":8,"h":6},"targets":[{"expr":"sum by (route) (http_requests_total)"}]}]}"#;
+    let imported: Value = client()
+        .post(s.url("/api/v1/dashboards"))
+        .body(kinds)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    browser.goto(&s.url(&format!("/dashboards/{}", imported["data"]["id"].as_str().unwrap())));
+    browser.wait_ready();
+    let drawn = browser.wait_for(
+        "gauge, bar gauge and table entries",
+        "const n = (sel) => document.querySelectorAll(sel).length;
+         const counts = [n('.aw-panel[data-type=gauge] .aw-gauge'), n('.aw-panel[data-type=bargauge] .aw-bar-row'), n('.aw-panel[data-type=table] tbody tr')];
+         return counts.every(c => c === 2) ? counts : null;",
+        Duration::from_secs(10),
+    );
+    assert_eq!(drawn, json!([2, 2, 2]), "two routes in each");
+    shot(&browser, "dashboard-kinds");
+
+    // A syntax error in Explore is shown at its position.
+    browser.goto(&s.url(&format!("/explore?q={}", urlencode("sum(rate(up[5m])"))));
+    browser.wait_ready();
+    let at = browser.wait_for(
+        "the parse error",
+        "const e = document.querySelector('.aw-query-error');
+         return e ? [e.dataset.line, e.dataset.col] : null;",
+        Duration::from_secs(10),
+    );
+    assert_eq!(at[0], "1", "{at}");
+    assert!(at[1].as_str().unwrap().parse::<u32>().unwrap() > 1, "{at}");
+    // The 400 of the failed query is the browser's own network message.
+    let problems: Vec<String> = browser
+        .console_problems()
+        .into_iter()
+        .filter(|p| !p.contains("status of 400"))
+        .collect();
+    assert!(problems.is_empty(), "console says {problems:?}");
+
     let listed = s.get_json("/api/v1/dashboards");
     assert!(
         listed["data"]

@@ -508,3 +508,89 @@ fn walk_assets(s: &Server) -> usize {
     }
     total
 }
+
+/// With no data at all: empty states instead of errors, the dark theme by
+/// its toggle, a phone-sized window without sideways scrolling, and the
+/// navigation reachable with the keyboard alone.
+#[test]
+fn empty_dark_narrow_and_keyboard_only() {
+    let Some(browser) = Browser::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(Some(""), &dir.path().join("data"));
+    browser.goto(&s.url("/"));
+    browser.wait_ready();
+    let empty = browser.eval(
+        "return document.querySelectorAll('.aw-empty, .aw-card').length;",
+        json!([]),
+    );
+    assert!(empty.as_u64().unwrap() > 0, "empty states say what to configure");
+    let text = browser.eval("return document.body.innerText;", json!([]));
+    assert!(text.as_str().unwrap().contains("No data"), "{text}");
+    assert!(browser.console_problems().is_empty());
+
+    let toggle = browser.find("#aw-theme");
+    browser.click(&toggle);
+    let theme = browser.eval(
+        "return [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor];",
+        json!([]),
+    );
+    assert_eq!(theme[0], "dark", "{theme}");
+    shot(&browser, "overview-empty-dark");
+    browser.goto(&s.url("/alerts"));
+    browser.wait_ready();
+    let kept = browser.eval("return document.documentElement.dataset.theme;", json!([]));
+    assert_eq!(kept, "dark", "the choice is kept across pages");
+
+    browser.resize(390, 844);
+    for page in [
+        "/",
+        "/explore",
+        "/alerts",
+        "/health",
+        "/targets",
+        "/dashboards",
+        "/status",
+    ] {
+        browser.goto(&s.url(page));
+        browser.wait_ready();
+        let overflow = browser.eval(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            json!([]),
+        );
+        assert!(
+            overflow.as_i64().unwrap() <= 1,
+            "{page}: scrolls sideways by {overflow} px on a phone"
+        );
+    }
+    shot(&browser, "status-narrow-dark");
+    browser.resize(1280, 900);
+
+    // Tab from the top of the page reaches the Explore link; Enter follows it.
+    browser.goto(&s.url("/"));
+    browser.wait_ready();
+    let mut reached = false;
+    for _ in 0..15 {
+        browser.keys("\u{E004}");
+        let focused = browser.eval(
+            "const a = document.activeElement; return a ? (a.getAttribute('href') || a.id || a.tagName) : null;",
+            json!([]),
+        );
+        if focused == "/explore" {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "the Explore link is reachable with Tab");
+    browser.keys("\u{E007}");
+    browser.wait_for(
+        "the Explore page",
+        "return location.pathname === '/explore' && document.body.dataset.ready === '1';",
+        Duration::from_secs(10),
+    );
+    let visible_focus = browser.eval(
+        "const a = document.querySelector('a[href=\"/explore\"]'); a.focus(); const s = getComputedStyle(a); return s.outlineStyle !== 'none' || s.boxShadow !== 'none';",
+        json!([]),
+    );
+    assert_eq!(visible_focus, true, "focus is visible");
+    assert!(browser.console_problems().is_empty());
+}

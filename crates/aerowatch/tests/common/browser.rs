@@ -201,6 +201,34 @@ impl Browser {
         self.call(reqwest::Method::POST, "/actions", Some(actions));
     }
 
+    /// Resizes the browser window.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
+    /// Presses keys (WebDriver key codes such as `\u{E004}` for Tab) on
+    /// whatever has the focus.
+    pub fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({ "type": "keyDown", "value": c.to_string() }),
+                    json!({ "type": "keyUp", "value": c.to_string() }),
+                ]
+            })
+            .collect();
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })),
+        );
+    }
+
     /// Types into an element.
     pub fn type_text(&self, e: &Element, text: &str) {
         self.call(

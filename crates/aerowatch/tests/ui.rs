@@ -198,6 +198,44 @@ checks:
         }
     }
 
+    // Hovering the plot shows the values and the series' names.
+    let plot = browser.find(".aw-chart svg .overlay");
+    // Near the right edge: the data is only as old as the test.
+    let half = browser.eval(
+        "return arguments[0].getBoundingClientRect().width / 2;",
+        json!([plot.as_arg()]),
+    );
+    browser.hover(&plot, half.as_f64().unwrap() as i64 - 4);
+    let tip = browser.wait_for(
+        "the hover tooltip",
+        "const t = document.querySelector('.aw-chart .aw-tip');
+         return t && !t.hidden && t.textContent.includes('/api/orders') ? t.textContent : null;",
+        Duration::from_secs(5),
+    );
+    assert!(tip.as_str().unwrap().chars().any(|c| c.is_ascii_digit()), "{tip}");
+
+    // The editor completes metric names.
+    let editor = browser.find("#aw-expr");
+    browser.eval(
+        "arguments[0].value = ''; arguments[0].focus();",
+        json!([editor.as_arg()]),
+    );
+    browser.type_text(&editor, "http_req");
+    let completions = browser.wait_for(
+        "completions",
+        "const l = document.querySelector('#aw-complete');
+         return l && !l.hidden ? [...l.querySelectorAll('[role=option]')].map(o => o.textContent) : null;",
+        Duration::from_secs(5),
+    );
+    assert!(
+        completions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().contains("http_requests_total")),
+        "{completions}"
+    );
+
     // The legend toggles a series; dragging across the plot selects a time
     // range, which lands in the URL and reloads the page with it.
     let legend = browser.find(".aw-chart .aw-leg[data-i='0']");

@@ -201,6 +201,17 @@ impl Browser {
         self.call(reqwest::Method::POST, "/actions", Some(actions));
     }
 
+    /// Moves the mouse to `dx` pixels right of an element's centre.
+    pub fn hover(&self, e: &Element, dx: i64) {
+        let actions = json!({ "actions": [{
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": { "pointerType": "mouse" },
+            "actions": [ { "type": "pointerMove", "origin": e.as_arg(), "x": dx, "y": 0, "duration": 50 } ]
+        }]});
+        self.call(reqwest::Method::POST, "/actions", Some(actions));
+    }
+
     /// Resizes the browser window.
     pub fn resize(&self, width: u32, height: u32) {
         self.call(

@@ -199,13 +199,10 @@ checks:
     }
 
     // Hovering the plot shows the values and the series' names.
-    let plot = browser.find(".aw-chart svg .overlay");
+    let overlay = ".aw-chart svg .overlay";
     // Near the right edge: the data is only as old as the test.
-    let half = browser.eval(
-        "return arguments[0].getBoundingClientRect().width / 2;",
-        json!([plot.as_arg()]),
-    );
-    browser.hover(&plot, half.as_f64().unwrap() as i64 - 4);
+    let half = browser.eval_on(overlay, "return arguments[0].getBoundingClientRect().width / 2;");
+    browser.pointer_css(overlay, &[(half.as_f64().unwrap() as i64 - 4, None)]);
     let tip = browser.wait_for(
         "the hover tooltip",
         "const t = document.querySelector('.aw-chart .aw-tip');
@@ -215,11 +212,8 @@ checks:
     assert!(tip.as_str().unwrap().chars().any(|c| c.is_ascii_digit()), "{tip}");
 
     // The editor completes metric names.
+    browser.eval_on("#aw-expr", "arguments[0].value = ''; arguments[0].focus();");
     let editor = browser.find("#aw-expr");
-    browser.eval(
-        "arguments[0].value = ''; arguments[0].focus();",
-        json!([editor.as_arg()]),
-    );
     browser.type_text(&editor, "http_req");
     let completions = browser.wait_for(
         "completions",
@@ -238,25 +232,17 @@ checks:
 
     // The legend toggles a series; dragging across the plot selects a time
     // range, which lands in the URL and reloads the page with it.
-    let legend = browser.find(".aw-chart .aw-leg[data-i='0']");
+    let legend = ".aw-chart .aw-leg[data-i='0']";
     assert_eq!(
-        browser.eval(
-            "return arguments[0].getAttribute('aria-pressed');",
-            json!([legend.as_arg()])
-        ),
+        browser.eval_on(legend, "return arguments[0].getAttribute('aria-pressed');"),
         "true"
     );
-    browser.click(&legend);
-    let toggled = browser.find(".aw-chart .aw-leg[data-i='0']");
+    browser.click_css(legend);
     assert_eq!(
-        browser.eval(
-            "return arguments[0].getAttribute('aria-pressed');",
-            json!([toggled.as_arg()])
-        ),
+        browser.eval_on(legend, "return arguments[0].getAttribute('aria-pressed');"),
         "false"
     );
-    let overlay = browser.find(".aw-chart svg .overlay");
-    browser.drag(&overlay, -200, 100);
+    browser.pointer_css(overlay, &[(-200, Some(true)), (-50, None), (100, Some(false))]);
     let url = browser.wait_for(
         "a custom range in the URL",
         "return /[?&]from=\\d+/.test(location.search) && /[?&]to=\\d+/.test(location.search) ? location.search : null;",
@@ -278,8 +264,7 @@ checks:
     // it with another click ends it.
     browser.goto(&s.url("/alerts"));
     browser.wait_ready();
-    let button = browser.find("button[data-action='silence']");
-    browser.click(&button);
+    browser.click_css("button[data-action='silence']");
     let silence = wait_for("the silence in /api/v2/silences", Duration::from_secs(10), || {
         let v = client()
             .get(s.url("/api/v2/silences"))
@@ -300,9 +285,8 @@ checks:
     });
     assert_eq!(silence["createdBy"], "aerowatch-ui");
     let id = silence["id"].as_str().unwrap().to_string();
-    let expire = browser.find(&format!("button[data-action='expire'][data-id='{id}']"));
     shot(&browser, "alerts-silenced");
-    browser.click(&expire);
+    browser.click_css(&format!("button[data-action='expire'][data-id='{id}']"));
     wait_for("the silence expired", Duration::from_secs(10), || {
         let v = client()
             .get(s.url(&format!("/api/v2/silence/{id}")))
@@ -317,15 +301,13 @@ checks:
     // panels with data.
     browser.goto(&s.url("/dashboards"));
     browser.wait_ready();
-    let textarea = browser.find("#aw-import-json");
+    browser.find("#aw-import-json");
     browser.eval(
-        "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));",
-        json!([textarea.as_arg(), SEED_DASHBOARD]),
+        "const t = document.querySelector('#aw-import-json'); t.value = arguments[0]; t.dispatchEvent(new Event('input'));",
+        json!([SEED_DASHBOARD]),
     );
-    let submit = browser.find("form button[type='submit']");
-    browser.click(&submit);
-    let opened = browser.find(".aw-import-result a");
-    browser.click(&opened);
+    browser.click_css("form button[type='submit']");
+    browser.click_css(".aw-import-result a");
     let panels = browser.wait_for(
         "four panels with data",
         "const ps = [...document.querySelectorAll('.aw-panel')];
@@ -566,8 +548,7 @@ fn empty_dark_narrow_and_keyboard_only() {
     assert!(text.as_str().unwrap().contains("No data"), "{text}");
     assert!(browser.console_problems().is_empty());
 
-    let toggle = browser.find("#aw-theme");
-    browser.click(&toggle);
+    browser.click_css("#aw-theme");
     let theme = browser.eval(
         "return [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor];",
         json!([]),

@@ -103,6 +103,12 @@ impl Browser {
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|(err, msg)| panic!("WebDriver {path}: {err}: {msg}"))
+    }
+
+    /// A WebDriver command; `Err((error code, message))` when it failed.
+    fn try_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, (String, String)> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut req = self.http.request(method, &url);
         if let Some(b) = body {
@@ -112,10 +118,78 @@ impl Browser {
             .send()
             .and_then(|r| r.json())
             .unwrap_or_else(|e| panic!("{path}: {e}"));
-        if let Some(err) = r["value"].get("error") {
-            panic!("WebDriver {path}: {err}: {}", r["value"]["message"]);
+        match r["value"].get("error") {
+            Some(err) => Err((
+                err.as_str().unwrap_or("").to_string(),
+                r["value"]["message"].as_str().unwrap_or("").to_string(),
+            )),
+            None => Ok(r["value"].clone()),
         }
-        r["value"].clone()
+    }
+
+    /// Finds `css` and runs `act` on it; when the page re-rendered the
+    /// element in between (a stale reference), finds it again, a few times.
+    fn with_fresh(&self, css: &str, act: impl Fn(&Element) -> Result<Value, (String, String)>) -> Value {
+        for _ in 0..5 {
+            let e = self.find(css);
+            match act(&e) {
+                Ok(v) => return v,
+                Err((err, _)) if err == "stale element reference" => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err((err, msg)) => panic!("WebDriver on {css:?}: {err}: {msg}"),
+            }
+        }
+        panic!("{css:?} kept going stale");
+    }
+
+    /// Clicks the element matching `css`.
+    pub fn click_css(&self, css: &str) {
+        self.with_fresh(css, |e| {
+            self.try_call(
+                reqwest::Method::POST,
+                &format!("/element/{}/click", e.0),
+                Some(json!({})),
+            )
+        });
+    }
+
+    /// Runs `script` with the element matching `css` as `arguments[0]`.
+    pub fn eval_on(&self, css: &str, script: &str) -> Value {
+        self.with_fresh(css, |e| {
+            self.try_call(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({ "script": script, "args": [e.as_arg()] })),
+            )
+        })
+    }
+
+    /// Pointer actions relative to the element matching `css`: each
+    /// `(dx, press)` moves to `dx` pixels right of its centre, then presses
+    /// (`Some(true)`), releases (`Some(false)`) or does neither.
+    pub fn pointer_css(&self, css: &str, steps: &[(i64, Option<bool>)]) {
+        self.with_fresh(css, |e| {
+            let mut actions = Vec::new();
+            for (dx, press) in steps {
+                actions.push(json!({ "type": "pointerMove", "origin": e.as_arg(), "x": dx, "y": 0, "duration": 50 }));
+                match press {
+                    Some(true) => actions.push(json!({ "type": "pointerDown", "button": 0 })),
+                    Some(false) => actions.push(json!({ "type": "pointerUp", "button": 0 })),
+                    None => {}
+                }
+            }
+            self.try_call(
+                reqwest::Method::POST,
+                "/actions",
+                Some(json!({ "actions": [{
+                    "type": "pointer",
+                    "id": "mouse",
+                    "parameters": { "pointerType": "mouse" },
+                    "actions": actions
+                }]})),
+            )
+        });
     }
 
     /// Loads `url` (waits for the load event).
@@ -181,35 +255,6 @@ impl Browser {
             &format!("/element/{}/click", e.0),
             Some(json!({})),
         );
-    }
-
-    /// Drags the mouse horizontally across an element: presses `from_dx`
-    /// pixels from its centre and releases `to_dx` pixels from it.
-    pub fn drag(&self, e: &Element, from_dx: i64, to_dx: i64) {
-        let actions = json!({ "actions": [{
-            "type": "pointer",
-            "id": "mouse",
-            "parameters": { "pointerType": "mouse" },
-            "actions": [
-                { "type": "pointerMove", "origin": e.as_arg(), "x": from_dx, "y": 0 },
-                { "type": "pointerDown", "button": 0 },
-                { "type": "pointerMove", "origin": e.as_arg(), "x": (from_dx + to_dx) / 2, "y": 0, "duration": 100 },
-                { "type": "pointerMove", "origin": e.as_arg(), "x": to_dx, "y": 0, "duration": 100 },
-                { "type": "pointerUp", "button": 0 }
-            ]
-        }]});
-        self.call(reqwest::Method::POST, "/actions", Some(actions));
-    }
-
-    /// Moves the mouse to `dx` pixels right of an element's centre.
-    pub fn hover(&self, e: &Element, dx: i64) {
-        let actions = json!({ "actions": [{
-            "type": "pointer",
-            "id": "mouse",
-            "parameters": { "pointerType": "mouse" },
-            "actions": [ { "type": "pointerMove", "origin": e.as_arg(), "x": dx, "y": 0, "duration": 50 } ]
-        }]});
-        self.call(reqwest::Method::POST, "/actions", Some(actions));
     }
 
     /// Resizes the browser window.

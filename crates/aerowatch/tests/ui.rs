@@ -56,12 +56,10 @@ fn the_ui_renders_live_data_and_drives_the_apis() {
     let Some(browser) = Browser::start() else { return };
     let app = Capture::start();
     // The app's counters grow with every scrape, as a live app's would.
-    let scrapes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1));
     let answers: Vec<String> = (1..400).map(app_metrics).collect();
     let answers: Vec<(u16, &str)> = answers.iter().map(|a| (200, a.as_str())).collect();
     app.set_answer("/metrics", &answers);
     app.set_answer("/health", &[(200, "{\"status\":\"healthy\"}")]);
-    drop(scrapes);
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("rules")).unwrap();
     std::fs::write(

@@ -40,6 +40,20 @@ impl Samples {
     pub fn into_vec(self) -> Vec<Sample> {
         self.out
     }
+
+    /// `(name{labels}, value)` without `job` and `instance`, for compact
+    /// asserts in the collectors' tests.
+    #[cfg(test)]
+    pub fn into_compact(self) -> Vec<(String, f64)> {
+        self.out
+            .into_iter()
+            .map(|(l, v)| {
+                let mut b = l.to_builder();
+                b.del("job").del("instance");
+                (b.build().to_string(), v)
+            })
+            .collect()
+    }
 }
 
 /// What one collection produced: its samples, and how each part of it went

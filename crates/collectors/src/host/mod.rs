@@ -171,14 +171,7 @@ pub(crate) mod testing {
         let c = fixture_collector();
         let mut out = Samples::new(JOB, "test");
         part(&c, &mut out).expect("fixture part collects");
-        out.into_vec().into_iter().map(|(l, v)| (short(&l), v)).collect()
-    }
-
-    /// `name{label="v"}` without `job` and `instance`, for compact asserts.
-    fn short(l: &model::Labels) -> String {
-        let mut b = l.to_builder();
-        b.del("job").del("instance");
-        b.build().to_string()
+        out.into_compact()
     }
 
     /// The value of one series, by its compact form.

@@ -237,11 +237,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_server_is_pg_up_0() {
-        // A port nothing listens on: bind, note it, release it.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or(1);
+        let port = testkit::free_port();
         let target = PostgresConfig {
             dsn: format!("postgres://postgres:secret@127.0.0.1:{port}/postgres"),
             instance: None,

@@ -370,13 +370,9 @@ cmdstat_bad:calls=x\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n\
     fn samples(info: &str) -> Vec<String> {
         let mut out = Samples::new("redis", "cache:6379");
         emit(info, 1000.0, &mut out);
-        out.into_vec()
+        out.into_compact()
             .into_iter()
-            .map(|(l, v)| {
-                let mut b = l.to_builder();
-                b.del("job").del("instance");
-                format!("{} {v}", b.build())
-            })
+            .map(|(s, v)| format!("{s} {v}"))
             .collect()
     }
 

@@ -167,10 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_port_is_redis_up_0() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or(1);
+        let port = testkit::free_port();
         let target = parse_redis_url(&format!("redis://:secret@127.0.0.1:{port}")).unwrap();
         let mut c = RedisCollector::new(target, Duration::from_secs(2));
         let o = c.collect().await;
